@@ -1,0 +1,5 @@
+"""``python -m xsudo``."""
+
+from xsudo.cli import main
+
+main()

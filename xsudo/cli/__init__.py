@@ -1,0 +1,35 @@
+"""The ``xsudo`` command line: thin click commands over the library.
+
+:func:`main` turns every expected error into one line on stderr and the documented exit code
+(0 ok, 1 operation failed, 2 bad input or usage, 3 device/transport failure). No tracebacks
+for expected errors.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from xsudo.errors import XsudoError
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    from xsudo.cli.app import cli
+
+    try:
+        cli.main(args=argv, prog_name="xsudo", standalone_mode=False)
+    except XsudoError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    sys.exit(0)

@@ -1,0 +1,32 @@
+"""The root ``xsudo`` group and the registration of every command group."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from xsudo import __version__
+from xsudo.cli.context import AppContext
+from xsudo.paths import resolve_home
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="xsudo")
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Directory for key metadata, key files and logs (default: $XSUDO_HOME, "
+    "else the platform's user data directory).",
+)
+@click.pass_context
+def cli(ctx: click.Context, home: Path | None) -> None:
+    """Authenticated credential provisioning for Nordic nRF91 modems (AT%XSUDO)."""
+    ctx.obj = AppContext(home=resolve_home(home))
+
+
+# Command registration: one line per command module.
+from xsudo.cli.sign import sign  # noqa: E402
+
+cli.add_command(sign)
