@@ -87,8 +87,7 @@ def check_line_length(line: bytes, *, what: str = "command") -> None:
     """Refuse a whole AT line (``AT`` included, terminator excluded) over 4095 bytes."""
     if len(line) > MAX_LINE_BYTES:
         raise CommandTextError(
-            f"{what} is {len(line)} bytes; the modem's AT interface takes at most "
-            f"{MAX_LINE_BYTES}",
+            f"{what} is {len(line)} bytes; the modem's AT interface takes at most {MAX_LINE_BYTES}",
             "shorten the content (for example split a certificate chain over several tags)",
         )
 
@@ -191,11 +190,15 @@ class XsudoLine:
     def render(self) -> bytes:
         """The line's bytes, ``AT`` included, terminator excluded."""
         slot = b"" if self.slot is None else b",%d" % self.slot
-        return b'AT%%XSUDO=%d,"%s"%s;' % (
-            self.data_len,
-            self.signature_b64.encode("ascii"),
-            slot,
-        ) + self.body
+        return (
+            b'AT%%XSUDO=%d,"%s"%s;'
+            % (
+                self.data_len,
+                self.signature_b64.encode("ascii"),
+                slot,
+            )
+            + self.body
+        )
 
 
 def check_slot(slot: int | None) -> int | None:

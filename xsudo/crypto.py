@@ -68,10 +68,12 @@ def load_private_key(data: bytes, password: bytes | None = None) -> PrivateKey:
         key = loader(data, password)
     except TypeError:
         if password is None:
-            raise WrongPassphraseError("the key file is encrypted and no passphrase was given") \
-                from None
-        raise WrongPassphraseError("the key file is not encrypted, but a passphrase was given") \
-            from None
+            raise WrongPassphraseError(
+                "the key file is encrypted and no passphrase was given"
+            ) from None
+        raise WrongPassphraseError(
+            "the key file is not encrypted, but a passphrase was given"
+        ) from None
     except ValueError as exc:
         if password is not None and "incorrect password" in str(exc).lower():
             raise WrongPassphraseError("wrong passphrase for the key file") from None
@@ -145,7 +147,5 @@ def verify_message(key: PublicKey, message: bytes, r: int, s: int) -> bool:
 
 def sign_digest_deterministic(key: PrivateKey, digest: bytes) -> tuple[int, int]:
     """RFC 6979 deterministic ECDSA over a SHA-256 ``digest``; returns ``(r, s)``."""
-    der = key.sign(
-        digest, ec.ECDSA(utils.Prehashed(hashes.SHA256()), deterministic_signing=True)
-    )
+    der = key.sign(digest, ec.ECDSA(utils.Prehashed(hashes.SHA256()), deterministic_signing=True))
     return utils.decode_dss_signature(der)

@@ -121,7 +121,7 @@ def b64encode(data: bytes) -> str:
 
 
 def b64decode_strict(text: str) -> bytes:
-    """Decode canonical standard padded Base64: no whitespace, no foreign characters, zero pad bits."""
+    """Decode canonical standard padded Base64: no whitespace or foreign characters."""
     if not text:
         raise SignatureFormatError("empty Base64 signature")
     try:

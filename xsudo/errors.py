@@ -133,7 +133,9 @@ class CodeMeaning:
     hint: str
 
 
-_OFFLINE_HINT = "take the modem offline with AT+CFUN=4 (xsudo does this for its own writes) and retry"
+_OFFLINE_HINT = (
+    "take the modem offline with AT+CFUN=4 (xsudo does this for its own writes) and retry"
+)
 _POFWARN_HINT = (
     "the supply voltage fell below the %XPOFWARN threshold: fix the power supply, "
     "re-arm the warning (AT%XPOFWARN=1,30) or reset the board, then retry"
@@ -254,8 +256,9 @@ class ModemError(OperationFailed):
         described = describe_code(command, code)
         self.meaning = described.meaning
         label = "ERROR" if kind == "ERROR" else f"+{kind} ERROR: {code}"
-        super().__init__(f"{command or 'command'} failed with {label}: {described.meaning}",
-                         described.hint)
+        super().__init__(
+            f"{command or 'command'} failed with {label}: {described.meaning}", described.hint
+        )
 
 
 class CmeError(ModemError):

@@ -98,8 +98,7 @@ def sign_command(
     public_key = signer.public_key()
     if not verify_digest(public_key, digest, r, s):
         raise SignatureInvalid(
-            f"key {signer.name!r} produced a signature that does not verify against its "
-            "public key",
+            f"key {signer.name!r} produced a signature that does not verify against its public key",
             "the key store returned a different key than the one registered; check the key",
         )
     line = build_xsudo_line(body, b64encode(encode(encoding, r, s)), slot)

@@ -1,0 +1,88 @@
+"""``xsudo sign``: print the ``AT%XSUDO`` line for a command body."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from xsudo.cli.keyopts import key_store, passphrase_file_option
+from xsudo.cli.output import emit, emit_json, note
+from xsudo.command import strip_at_prefix, strip_one_terminator
+from xsudo.encoding import ENCODING_NAMES, Encoding
+from xsudo.errors import BadInputError
+from xsudo.signing import sign_command
+
+
+def read_body(body: str | None, body_file: Path | None) -> bytes:
+    """The exact body bytes from argv or a file, with the documented adjustments reported.
+
+    A file loses one trailing line terminator; a leading ``AT`` is removed from either. Each
+    adjustment is said on stderr, because it changes what is signed.
+    """
+    if (body is None) == (body_file is None):
+        raise BadInputError(
+            "give the command body either as an argument or with --body-file, not both",
+            "for example: xsudo sign --key NAME '%CMNG=1'",
+        )
+    if body_file is not None:
+        try:
+            data = body_file.read_bytes()
+        except OSError as exc:
+            raise BadInputError(f"cannot read {body_file}: {exc.strerror}") from None
+        data, dropped = strip_one_terminator(data)
+        if dropped:
+            note(f"dropped the trailing {dropped} at the end of {body_file}; it is not signed")
+        text = data.decode("latin-1")
+    else:
+        assert body is not None
+        text = body
+    stripped, removed = strip_at_prefix(text)
+    if removed:
+        note(f"removed the leading {text[:2]!r}: XSUDO signs the command without it")
+    if body_file is not None:
+        return stripped.encode("latin-1")
+    return stripped.encode("utf-8", "surrogateescape")
+
+
+@click.command()
+@click.option("--key", "key_name", required=True, help="Name of the signing key in the key store.")
+@click.option(
+    "--encoding",
+    type=click.Choice(ENCODING_NAMES),
+    default="der",
+    show_default=True,
+    help="Signature encoding: DER (Nordic's recipe) or raw 64-byte r||s.",
+)
+@click.option("--slot", type=click.IntRange(0, 9), default=None, help="XPMNG key slot (0-9).")
+@click.option(
+    "--body-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Read the exact body bytes from FILE (one trailing line terminator is dropped).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object instead of the line.")
+@passphrase_file_option
+@click.argument("body", required=False)
+def sign(
+    key_name: str,
+    encoding: Encoding,
+    slot: int | None,
+    body_file: Path | None,
+    as_json: bool,
+    passphrase_file: Path | None,
+    body: str | None,
+) -> None:
+    """Sign a command BODY (without AT) and print its AT%XSUDO line.
+
+    The line is AT%XSUDO=<data_len>,"<base64 signature>"[,<slot>];<body>, where data_len is
+    the body's length in bytes and the signature is deterministic ECDSA P-256 (RFC 6979) over
+    exactly those bytes.
+    """
+    payload = read_body(body, body_file)
+    signer = key_store(passphrase_file).signer(key_name)
+    signed = sign_command(payload, signer, encoding=encoding, slot=slot)
+    if as_json:
+        emit_json(signed.to_json())
+    else:
+        emit(signed.line)
