@@ -19,7 +19,7 @@ def main(argv: list[str] | None = None) -> None:
     from xsudo.cli.app import cli
 
     try:
-        cli.main(args=argv, prog_name="xsudo", standalone_mode=False)
+        code = cli.main(args=argv, prog_name="xsudo", standalone_mode=False)
     except XsudoError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
@@ -32,4 +32,4 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
-    sys.exit(0)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -27,6 +27,12 @@ def cli(ctx: click.Context, home: Path | None) -> None:
 
 
 # Command registration: one line per command module.
+from xsudo.cli.key import key  # noqa: E402
 from xsudo.cli.sign import sign  # noqa: E402
+from xsudo.cli.sim import sim  # noqa: E402
+from xsudo.cli.verify import verify  # noqa: E402
 
+cli.add_command(key)
 cli.add_command(sign)
+cli.add_command(verify)
+cli.add_command(sim)

@@ -1,0 +1,97 @@
+"""Key names and metadata files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tests.keys.conftest import fast_store
+from xsudo.errors import BadInputError, KeyStoreError
+from xsudo.keys import KeyRecord, validate_key_name
+from xsudo.keys.records import KEY_NAME_PATTERN, MetadataDir
+
+DIRECTORY = Path("/nonexistent/xsudo/keys")
+
+
+@given(st.from_regex(KEY_NAME_PATTERN, fullmatch=True))
+def test_valid_names_stay_inside_the_keys_directory(name: str) -> None:
+    assert validate_key_name(name) == name
+    path = MetadataDir(DIRECTORY).path(name)
+    assert path.parent == DIRECTORY
+    assert path.name == f"{name}.json"
+
+
+@given(st.text(max_size=80).filter(lambda n: not KEY_NAME_PATTERN.fullmatch(n)))
+def test_other_names_are_refused_in_one_line(name: str) -> None:
+    with pytest.raises(BadInputError) as caught:
+        validate_key_name(name)
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("name", ["a", "A9", "dev-1.prod_2", "x" * 64, "9"])
+def test_examples_of_valid_names(name: str) -> None:
+    assert validate_key_name(name) == name
+
+
+def test_record_json_is_public_only() -> None:
+    record = KeyRecord("n", "file", "ab" * 32, "2024-01-01T00:00:00Z", "PEM", {"file": "n.p12"})
+    assert record.to_json() == {
+        "name": "n",
+        "store": "file",
+        "fingerprint": "ab" * 32,
+        "created": "2024-01-01T00:00:00Z",
+        "public_key_pem": "PEM",
+        "details": {"file": "n.p12"},
+    }
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        (lambda m: "{not json", "not JSON"),
+        (lambda m: json.dumps([m]), "not a JSON object"),
+        (lambda m: json.dumps({**m, "fingerprint": "00" * 32}), "fingerprint does not match"),
+        (lambda m: json.dumps({**m, "name": "other"}), "names key 'other'"),
+        (lambda m: json.dumps({**m, "store": 7}), "'store' missing or not a string"),
+        (lambda m: json.dumps({**m, "public_key_pem": "junk"}), "not a P-256 public key"),
+        (lambda m: json.dumps({**m, "details": {"a": 1}}), "not an object of strings"),
+    ],
+)
+def test_damaged_metadata_is_reported(
+    isolated_env: Path, monkeypatch: pytest.MonkeyPatch, change: object, why: str
+) -> None:
+    store = fast_store(isolated_env)
+    store.generate("k", "keyring")
+    path = isolated_env / "keys" / "k.json"
+    path.write_text(change(json.loads(path.read_text())))  # type: ignore[operator]
+    with pytest.raises(KeyStoreError, match="is damaged") as caught:
+        store.get("k")
+    assert why in str(caught.value)
+    with pytest.raises(KeyStoreError):
+        store.list()
+
+
+def test_metadata_file_layout(isolated_env: Path) -> None:
+    record = fast_store(isolated_env).generate("k", "keyring")
+    stored = json.loads((isolated_env / "keys" / "k.json").read_text())
+    assert stored == {"version": 1, **record.to_json()}
+    assert stored["details"] == {
+        "service": "xsudo",
+        "username": "k",
+        "backend": "tests.support.memory_keyring.MemoryKeyring",
+        "format": "pkcs8-der-base64",
+    }
+
+
+def test_stray_files_are_not_keys(isolated_env: Path) -> None:
+    store = fast_store(isolated_env)
+    store.generate("k", "keyring")
+    keys = isolated_env / "keys"
+    (keys / ".k.json.1234.tmp").write_text("partial")
+    (keys / "notes.txt").write_text("hello")
+    (keys / "-bad.json").write_text("{}")
+    assert [r.name for r in store.list()] == ["k"]

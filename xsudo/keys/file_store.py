@@ -1,0 +1,170 @@
+"""Store ``file``: each key in its own passphrase-encrypted PKCS#12 file.
+
+Contract:
+
+* ``$XSUDO_HOME/keys/<name>.p12``, mode 0600, created atomically (never a partial file), never
+  overwritten. The key bag is PBES2 with PBKDF2-HMAC-SHA256 (600,000 rounds by default) and
+  AES-256-CBC; the MAC is HMAC-SHA256.
+* A key file that group or others may access is refused (the message gives the ``chmod 600``).
+* A wrong passphrase raises :class:`WrongPassphraseError`; a damaged file says so.
+* The passphrase comes from a :class:`~xsudo.keys.passphrase.PassphraseSource` and is asked
+  only when a secret is written or opened.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from asn1crypto import pkcs12 as asn1_pkcs12
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.serialization import pkcs12
+
+from xsudo.crypto import PrivateKey, require_p256_private
+from xsudo.errors import InsecureStoreError, KeyStoreError, WrongPassphraseError
+from xsudo.keys.backend import LocalKeyBackend
+from xsudo.keys.fsutil import create_private_file
+from xsudo.keys.passphrase import PassphraseSource
+from xsudo.keys.records import KeyRecord, validate_key_name
+
+DEFAULT_KDF_ROUNDS = 600_000
+FILE_SUFFIX = ".p12"
+
+
+class FileKeyBackend(LocalKeyBackend):
+    """Encrypted PKCS#12 key files in ``directory``.
+
+    ``kdf_rounds`` exists so unit tests of unrelated logic can run fast; everything else uses
+    the default.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        passphrase: PassphraseSource,
+        *,
+        kdf_rounds: int = DEFAULT_KDF_ROUNDS,
+    ) -> None:
+        if kdf_rounds < 1:
+            raise ValueError("kdf_rounds must be positive")
+        self.directory = directory
+        self.passphrase = passphrase
+        self.kdf_rounds = kdf_rounds
+
+    @property
+    def name(self) -> str:
+        return "file"
+
+    def available(self) -> tuple[bool, str]:
+        return True, f"passphrase-encrypted PKCS#12 files under {self.directory}"
+
+    def path_for(self, key_name: str) -> Path:
+        return self.directory / f"{validate_key_name(key_name)}{FILE_SUFFIX}"
+
+    def _save(self, key_name: str, key: PrivateKey) -> dict[str, str]:
+        path = self.path_for(key_name)
+        if path.exists() or path.is_symlink():
+            raise KeyStoreError(
+                f"the key file {path} already exists, but xsudo has no key of that name",
+                "choose another name, or move that file away first",
+            )
+        secret = self.passphrase.get(f"new passphrase for key {key_name!r}", confirm=True)
+        data = pkcs12.serialize_key_and_certificates(
+            f"xsudo:{key_name}".encode("ascii"), key, None, None, self._encryption(secret)
+        )
+        try:
+            create_private_file(path, data)
+        except FileExistsError:
+            raise KeyStoreError(f"the key file {path} appeared while writing it") from None
+        except OSError as exc:
+            raise KeyStoreError(f"cannot write the key file {path}: {exc.strerror}") from None
+        return {
+            "file": path.name,
+            "format": "pkcs12",
+            "kdf": "pbkdf2-hmac-sha256",
+            "kdf_rounds": str(self.kdf_rounds),
+            "cipher": "aes-256-cbc",
+        }
+
+    def _encryption(self, secret: bytes) -> serialization.KeySerializationEncryption:
+        return (
+            serialization.PrivateFormat.PKCS12.encryption_builder()
+            .kdf_rounds(self.kdf_rounds)
+            .key_cert_algorithm(pkcs12.PBES.PBESv2SHA256AndAES256CBC)
+            .hmac_hash(hashes.SHA256())
+            .build(secret)
+        )
+
+    def _load(self, record: KeyRecord) -> PrivateKey:
+        path = self._record_path(record)
+        data = read_private_file(path)
+        secret = self.passphrase.get(f"passphrase for key {record.name!r}")
+        try:
+            key, _cert, _extra = pkcs12.load_key_and_certificates(data, secret)
+        except ValueError:
+            if not _is_pkcs12(data):
+                raise KeyStoreError(
+                    f"the key file {path} is damaged (not PKCS#12)", "restore it from a backup"
+                ) from None
+            raise WrongPassphraseError(
+                f"wrong passphrase for key {record.name!r}",
+                f"check the passphrase ({self.passphrase.env_var} or "
+                f"{self.passphrase.file_option})",
+            ) from None
+        if key is None:
+            raise KeyStoreError(f"the key file {path} holds no private key")
+        return require_p256_private(key)
+
+    def delete(self, record: KeyRecord) -> None:
+        path = self._record_path(record)
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as exc:
+            raise KeyStoreError(f"cannot delete the key file {path}: {exc.strerror}") from None
+
+    def _record_path(self, record: KeyRecord) -> Path:
+        file_name = record.details.get("file", f"{record.name}{FILE_SUFFIX}")
+        if Path(file_name).name != file_name or file_name in ("", ".", ".."):
+            raise KeyStoreError(
+                f"the metadata of key {record.name!r} names an invalid key file {file_name!r}",
+                "restore the metadata from a backup",
+            )
+        return self.directory / file_name
+
+
+def read_private_file(path: Path) -> bytes:
+    """The bytes of a key file, refusing one that group or others may access.
+
+    Checks the opened file itself (``fstat``), so the check and the read see the same file.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise KeyStoreError(
+            f"the key file {path} is missing",
+            "restore it from a backup, or delete the key with xsudo key delete",
+        ) from None
+    except OSError as exc:
+        raise KeyStoreError(f"cannot open the key file {path}: {exc.strerror}") from None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise InsecureStoreError(f"the key file {path} is not a regular file")
+        if os.name == "posix" and info.st_mode & 0o077:
+            raise InsecureStoreError(
+                f"the key file {path} is accessible by group or others "
+                f"(mode {stat.S_IMODE(info.st_mode):04o})",
+                f"restrict it with: chmod 600 {path}",
+            )
+        return handle.read()
+
+
+def _is_pkcs12(data: bytes) -> bool:
+    """True when ``data`` parses as a PKCS#12 PFX structure (whatever the passphrase)."""
+    try:
+        len(asn1_pkcs12.Pfx.load(data, strict=True).authenticated_safe)
+    except (ValueError, TypeError, KeyError):
+        return False
+    return True

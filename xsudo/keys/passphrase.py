@@ -1,0 +1,106 @@
+"""Where a passphrase comes from: a file named on the command line, an environment variable,
+or a prompt on a terminal. Never argv.
+
+Order: ``--passphrase-file`` (explicit wins), then the environment variable
+(``XSUDO_KEY_PASSPHRASE`` by default), then a prompt if stdin is a terminal. With none of
+these, :meth:`PassphraseSource.get` raises :class:`BadInputError` saying how to give one.
+Empty passphrases are refused. Passphrases never appear in messages.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+from pathlib import Path
+
+from xsudo.errors import BadInputError
+
+KEY_PASSPHRASE_ENV = "XSUDO_KEY_PASSPHRASE"
+IMPORT_PASSPHRASE_ENV = "XSUDO_IMPORT_PASSPHRASE"
+
+
+class PassphraseSource:
+    """A passphrase from ``passphrase_file``, the environment, or a terminal prompt.
+
+    ``interactive`` forces prompting on (``True``) or off (``False``); ``None`` prompts only
+    when stdin is a terminal. ``env_var`` and ``file_option`` name the variable and option
+    used here and in messages (the import command uses ``XSUDO_IMPORT_PASSPHRASE`` and
+    ``--source-passphrase-file``).
+    """
+
+    def __init__(
+        self,
+        passphrase_file: Path | None = None,
+        *,
+        interactive: bool | None = None,
+        env_var: str = KEY_PASSPHRASE_ENV,
+        file_option: str = "--passphrase-file",
+    ) -> None:
+        self.passphrase_file = passphrase_file
+        self.interactive = interactive
+        self.env_var = env_var
+        self.file_option = file_option
+
+    def can_prompt(self) -> bool:
+        """True when :meth:`get` may ask on the terminal."""
+        if self.interactive is not None:
+            return self.interactive
+        try:
+            return sys.stdin is not None and sys.stdin.isatty()
+        except (ValueError, OSError):
+            return False
+
+    def get(self, purpose: str, *, confirm: bool = False) -> bytes:
+        """The passphrase for ``purpose`` (e.g. ``"passphrase for key 'dev1'"``).
+
+        ``confirm`` asks twice when prompting (used when a passphrase is being set).
+        """
+        if self.passphrase_file is not None:
+            return self._from_file(self.passphrase_file)
+        from_env = os.environ.get(self.env_var)
+        if from_env is not None:
+            if not from_env:
+                raise BadInputError(
+                    f"{self.env_var} is set but empty",
+                    f"set it to the passphrase, or unset it and use {self.file_option} FILE",
+                )
+            return os.fsencode(from_env)
+        if self.can_prompt():
+            return self._prompt(purpose, confirm)
+        raise BadInputError(
+            f"no {purpose} given and no terminal to ask on",
+            f"set {self.env_var}, or pass {self.file_option} FILE (the passphrase on its "
+            "first line)",
+        )
+
+    def _from_file(self, path: Path) -> bytes:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise BadInputError(
+                f"cannot read the passphrase file {path}: {exc.strerror}",
+                f"check the path given to {self.file_option}",
+            ) from None
+        if data.endswith(b"\n"):
+            data = data[:-1]
+            if data.endswith(b"\r"):
+                data = data[:-1]
+        if not data:
+            raise BadInputError(
+                f"the passphrase file {path} is empty", "put the passphrase on its first line"
+            )
+        return data
+
+    def _prompt(self, purpose: str, confirm: bool) -> bytes:
+        try:
+            first = getpass.getpass(f"{purpose[:1].upper()}{purpose[1:]}: ")
+            if not first:
+                raise BadInputError("an empty passphrase is not allowed", "type a passphrase")
+            if confirm and getpass.getpass(f"Repeat the {purpose}: ") != first:
+                raise BadInputError("the passphrases do not match", "run the command again")
+        except EOFError:
+            raise BadInputError(
+                f"no {purpose} was typed", f"set {self.env_var} or use {self.file_option}"
+            ) from None
+        return first.encode("utf-8")
