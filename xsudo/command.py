@@ -83,6 +83,21 @@ def _non_ascii_message(what: str, ch: str, index: int) -> tuple[str, str]:
     )
 
 
+def has_literal_newline_escape(body: bytes) -> bool:
+    """True when quoted content holds the two characters ``\\n`` (or ``\\r``).
+
+    Over a raw UART the modem stores them verbatim: a PEM written that way is not a PEM
+    (``+CME ERROR: 527`` on mfw 2.0.2 and later, a wrong SHA before).
+    """
+    in_quotes = False
+    for index, byte in enumerate(body):
+        if byte == ord('"'):
+            in_quotes = not in_quotes
+        elif in_quotes and byte == ord("\\") and body[index + 1 : index + 2] in (b"n", b"r"):
+            return True
+    return False
+
+
 def check_line_length(line: bytes, *, what: str = "command") -> None:
     """Refuse a whole AT line (``AT`` included, terminator excluded) over 4095 bytes."""
     if len(line) > MAX_LINE_BYTES:

@@ -124,3 +124,12 @@ def test_strip_helpers() -> None:
     assert strip_one_terminator(b"x\n\n") == (b"x\n", "LF")
     assert strip_one_terminator(b"x\r") == (b"x", "CR")
     assert strip_one_terminator(b"x") == (b"x", None)
+
+
+def test_literal_newline_escapes_are_found_only_inside_quotes() -> None:
+    from xsudo.command import has_literal_newline_escape
+
+    assert has_literal_newline_escape(b'%CMNG=0,1,0,"-----BEGIN X-----\\nAAAA"')
+    assert has_literal_newline_escape(b'%CMNG=0,1,0,"a\\r\\nb"')
+    assert not has_literal_newline_escape(b'%CMNG=0,1,0,"a\nb"')
+    assert not has_literal_newline_escape(b"%CMNG=1\\n")

@@ -272,7 +272,8 @@ def _signature_fix(compact: str) -> str:
             "the signature looks like base64url ('-', '_'): use standard Base64 "
             "(A-Z a-z 0-9 + /, '=' padding), as the base64 tool prints it"
         )
-    if compact and len(compact) % 4 and "=" not in compact:
+    alphabet = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+    if compact and len(compact) % 4 and set(compact) <= alphabet:
         return "the Base64 signature lacks its '=' padding: put the padding back"
     return (
         "put the Base64 of a DER ECDSA P-256 signature between the quotes "

@@ -7,8 +7,8 @@ from pathlib import Path
 import click
 
 from xsudo.cli.keyopts import key_store, passphrase_file_option
-from xsudo.cli.output import emit, emit_json, note
-from xsudo.command import strip_at_prefix, strip_one_terminator
+from xsudo.cli.output import emit, emit_json, note, warn
+from xsudo.command import has_literal_newline_escape, strip_at_prefix, strip_one_terminator
 from xsudo.encoding import ENCODING_NAMES, Encoding
 from xsudo.errors import BadInputError
 from xsudo.signing import sign_command
@@ -80,6 +80,11 @@ def sign(
     exactly those bytes.
     """
     payload = read_body(body, body_file)
+    if has_literal_newline_escape(payload):
+        warn(
+            "the quoted content holds the two characters \\n, which the modem stores as they "
+            "are; a PEM needs real line breaks (use --body-file, or xsudo cred write)"
+        )
     signer = key_store(passphrase_file).signer(key_name)
     signed = sign_command(payload, signer, encoding=encoding, slot=slot)
     if as_json:
