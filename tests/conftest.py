@@ -30,9 +30,7 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
     monkeypatch.setenv("XSUDO_HOME", str(xsudo_home))
-    monkeypatch.setenv(
-        "PYTHON_KEYRING_BACKEND", "tests.support.memory_keyring.MemoryKeyring"
-    )
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "tests.support.memory_keyring.MemoryKeyring")
     try:
         from tests.support import memory_keyring
     except ImportError:  # pragma: no cover - before the key store lands
