@@ -1,0 +1,375 @@
+"""Simulator options: one frozen value, one parser for URL queries and CLI flags alike.
+
+:meth:`SimOptions.from_mapping` takes ``{name: text or [text, ...]}`` (a ``sim://`` query or
+the ``xsudo sim`` flags) and returns the options, so the three ways into the simulator cannot
+drift apart. Names may use ``-`` or ``_``. Every field's metadata carries its help text and
+parser; the CLI builds its flags from that table (:data:`OPTION_FIELDS`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from xsudo.errors import BadInputError
+from xsudo.sim.profiles import DEFAULT_PROFILE, PROFILES, Profile, validates_content
+
+DEFAULT_IMEI = "352656100367872"
+DEFAULT_NON_READABLE = frozenset({1, 2, 3, 6, 8, 10, 11})
+TERMINATORS: dict[str, bytes] = {"cr": b"\r", "lf": b"\n", "crlf": b"\r\n", "nul": b"\0"}
+EOLS: dict[str, bytes] = {"crlf": b"\r\n", "cr": b"\r", "lf": b"\n"}
+
+
+class SimOptionError(BadInputError, ValueError):
+    """An unknown or malformed simulator option (a ``ValueError`` too, for pyserial)."""
+
+
+@dataclass(frozen=True)
+class UrcSpec:
+    """An injected unsolicited result code.
+
+    ``kind`` ``after``: once, right after the response to command number ``value``;
+    ``at``: once, ``value`` seconds after start; ``every``: every ``value`` seconds.
+    """
+
+    kind: Literal["after", "at", "every"]
+    value: float
+    text: str
+
+    @classmethod
+    def parse(cls, spec: str) -> UrcSpec:
+        """Parse ``KIND:VALUE:TEXT`` (``after:3:+CEREG: 5``, ``every:2.5:+CEREG: 1``)."""
+        kind, _, rest = spec.partition(":")
+        value_text, sep, text = rest.partition(":")
+        if kind not in ("after", "at", "every") or not sep or not text:
+            raise SimOptionError(
+                f"bad URC spec {spec!r}",
+                "use after:N:TEXT, at:SECONDS:TEXT or every:SECONDS:TEXT",
+            )
+        value = _parse_float(value_text, "URC " + kind)
+        if kind == "after" and (value != int(value) or value < 1):
+            raise SimOptionError(f"bad URC spec {spec!r}", "after:N needs a command number >= 1")
+        if kind == "every" and value <= 0:
+            raise SimOptionError(f"bad URC spec {spec!r}", "every:SECONDS needs SECONDS > 0")
+        return cls(kind, value, text)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class FaultSpec:
+    """A scripted fault at command number ``n`` (1-based, counting non-empty commands).
+
+    ``drop``: the command runs, its response is lost. ``reset``: the modem reboots while
+    the command is in flight: it does not run, the boot banner is sent instead, and CFUN,
+    CMEE and the power-off warning return to their boot values. ``pofwarn``: the power-off
+    warning fires just before the command runs (URC first, then the command sees it).
+    """
+
+    kind: Literal["drop", "reset", "pofwarn"]
+    n: int
+
+    @classmethod
+    def parse(cls, spec: str) -> FaultSpec:
+        """Parse ``KIND:N`` (``drop:3``, ``reset:2``, ``pofwarn:5``)."""
+        kind, sep, number = spec.partition(":")
+        if kind not in ("drop", "reset", "pofwarn") or not sep or not number.isdigit():
+            raise SimOptionError(
+                f"bad fault spec {spec!r}", "use drop:N, reset:N or pofwarn:N (N >= 1)"
+            )
+        if int(number) < 1:
+            raise SimOptionError(f"bad fault spec {spec!r}", "N counts commands from 1")
+        return cls(kind, int(number))  # type: ignore[arg-type]
+
+
+def _parse_float(text: str, what: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise SimOptionError(f"{what}: {text!r} is not a number") from None
+
+
+def _parse_bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on", ""):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise SimOptionError(f"{text!r} is not a boolean", "use 1/0, true/false, yes/no or on/off")
+
+
+def _parse_optional_bool(text: str) -> bool | None:
+    if text.strip().lower() in ("auto", "default", "profile"):
+        return None
+    return _parse_bool(text)
+
+
+def _parse_int(text: str) -> int:
+    try:
+        return int(text.strip())
+    except ValueError:
+        raise SimOptionError(f"{text!r} is not an integer") from None
+
+
+def _parse_optional_int(text: str) -> int | None:
+    if text.strip().lower() in ("", "none", "off", "0"):
+        return None
+    return _parse_int(text)
+
+
+def _parse_optional_str(text: str) -> str | None:
+    return text or None
+
+
+def _parse_int_set(text: str) -> frozenset[int]:
+    items = [item for item in text.replace(" ", "").split(",") if item]
+    if len(items) == 1 and items[0].lower() == "none":
+        return frozenset()
+    return frozenset(_parse_int(item) for item in items)
+
+
+def _parse_restricted(text: str) -> tuple[str, ...] | None:
+    stripped = text.strip()
+    if stripped.lower() in ("profile", "default", "auto"):
+        return None
+    if stripped.lower() in ("", "none"):
+        return ()
+    return tuple(item.strip().upper() for item in stripped.split(",") if item.strip())
+
+
+def _choice(*names: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        lowered = text.strip().lower()
+        if lowered not in names:
+            raise SimOptionError(f"{text!r} is not one of {', '.join(names)}")
+        return lowered
+
+    return parse
+
+
+def _profile_name(text: str) -> str:
+    if text not in PROFILES:
+        raise SimOptionError(
+            f"unknown simulator profile {text!r}", f"choose one of {', '.join(PROFILES)}"
+        )
+    return text
+
+
+def _opt(
+    default: Any,
+    help: str,
+    parse: Callable[[str], Any],
+    *,
+    multiple: bool = False,
+    flag: bool = False,
+    metavar: str | None = None,
+) -> Any:
+    meta = {"help": help, "parse": parse, "multiple": multiple, "flag": flag, "metavar": metavar}
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class SimOptions:
+    """Everything that configures one simulated board (all fields have safe defaults)."""
+
+    profile: str = _opt(
+        DEFAULT_PROFILE, f"firmware profile: {', '.join(PROFILES)}", _profile_name, metavar="NAME"
+    )
+    state: str | None = _opt(
+        None,
+        "JSON file holding the board's NVM (credentials, keys); loaded at start if present "
+        "and rewritten atomically after every change",
+        _parse_optional_str,
+        metavar="FILE",
+    )
+    mfw: str | None = _opt(
+        None, "+CGMR string (default: the profile's)", _parse_optional_str, metavar="TEXT"
+    )
+    imei: str = _opt(
+        DEFAULT_IMEI, "IMEI for +CGSN (empty: +CGSN answers ERROR)", str, metavar="DIGITS"
+    )
+    echo: bool = _opt(False, "echo received bytes back", _parse_bool, flag=True)
+    terminator: str = _opt(
+        "cr", "command terminator: cr, lf, crlf or nul", _choice(*TERMINATORS), metavar="NAME"
+    )
+    response_eol: str = _opt(
+        "crlf", "line end of responses: crlf, cr or lf", _choice(*EOLS), metavar="NAME"
+    )
+    baud: int = _opt(
+        0,
+        "emulate wire time at this baud rate (10 bits per byte; 0: instant)",
+        _parse_int,
+        metavar="N",
+    )
+    max_line: int = _opt(4095, "longest command accepted (characters)", _parse_int, metavar="N")
+    overflow: str = _opt(
+        "error",
+        "over-long command: error (answer ERROR) or truncate (drop bytes like at_host)",
+        _choice("error", "truncate"),
+        metavar="MODE",
+    )
+    accept_raw_signatures: bool = _opt(
+        False, "let %XSUDO accept raw 64-byte r||s signatures", _parse_bool, flag=True
+    )
+    xpmng_exists_code: int = _opt(
+        520, "CME code for %XPMNG on an occupied slot (519 or 520)", _parse_int, metavar="CODE"
+    )
+    cmee2: bool | None = _opt(
+        None, "accept AT+CMEE=2 (default: the profile's)", _parse_optional_bool, flag=True
+    )
+    validate_content: bool | None = _opt(
+        None,
+        "check type 0/1 PEM and answer 527 (default: nRF91x1 mfw >= 2.0.2 and NTN)",
+        _parse_optional_bool,
+        flag=True,
+    )
+    restricted: tuple[str, ...] | None = _opt(
+        None,
+        "commands that need %XSUDO, e.g. %CMNG=0,%KEYGEN ('none' for none; default: profile)",
+        _parse_restricted,
+        metavar="LIST",
+    )
+    non_readable_types: frozenset[int] = _opt(
+        DEFAULT_NON_READABLE, "%CMNG types refused by read (514)", _parse_int_set, metavar="LIST"
+    )
+    write_once_types: frozenset[int] = _opt(
+        frozenset(), "%CMNG types that cannot be overwritten (519)", _parse_int_set, metavar="LIST"
+    )
+    capacity_bytes: int | None = _opt(
+        None,
+        "credential storage capacity in bytes, 515 when full (0: unlimited)",
+        _parse_optional_int,
+        metavar="N",
+    )
+    plain_param_errors: bool = _opt(
+        False, "answer plain ERROR instead of +CME ERROR: 50", _parse_bool, flag=True
+    )
+    pofwarn_blocks_read: bool = _opt(
+        True, "an active power-off warning blocks %CMNG read (528)", _parse_bool, flag=True
+    )
+    seed_reserved: bool = _opt(
+        True, "seed the reserved tags 4294967292-4294967294", _parse_bool, flag=True
+    )
+    urc: tuple[UrcSpec, ...] = _opt(
+        (),
+        "inject a URC: after:N:TEXT, at:SECONDS:TEXT or every:SECONDS:TEXT",
+        UrcSpec.parse,
+        multiple=True,
+        metavar="SPEC",
+    )
+    fault: tuple[FaultSpec, ...] = _opt(
+        (),
+        "scripted fault: drop:N, reset:N or pofwarn:N",
+        FaultSpec.parse,
+        multiple=True,
+        metavar="SPEC",
+    )
+    identity_key_out: str | None = _opt(
+        None,
+        "write the simulated device identity public key (PEM) to this file",
+        _parse_optional_str,
+        metavar="FILE",
+    )
+
+    def __post_init__(self) -> None:
+        if self.profile not in PROFILES:
+            _profile_name(self.profile)
+        if self.xpmng_exists_code not in (519, 520):
+            raise SimOptionError(f"xpmng-exists-code {self.xpmng_exists_code} is not 519 or 520")
+        if self.baud < 0:
+            raise SimOptionError("baud must be 0 (instant) or positive")
+        if self.max_line < 1:
+            raise SimOptionError("max-line must be positive")
+        if self.imei and not self.imei.isdigit():
+            raise SimOptionError(f"IMEI {self.imei!r} is not all digits")
+
+    # -- derived traits -------------------------------------------------------------------
+
+    @property
+    def profile_info(self) -> Profile:
+        return PROFILES[self.profile]
+
+    @property
+    def effective_mfw(self) -> str:
+        return self.mfw or self.profile_info.mfw
+
+    @property
+    def effective_cmee2(self) -> bool:
+        return self.profile_info.cmee2_accepted if self.cmee2 is None else self.cmee2
+
+    @property
+    def effective_validate_content(self) -> bool:
+        if self.validate_content is not None:
+            return self.validate_content
+        return validates_content(self.profile_info.family, self.effective_mfw)
+
+    @property
+    def effective_restricted(self) -> tuple[str, ...]:
+        return self.profile_info.restricted if self.restricted is None else self.restricted
+
+    # -- parsing --------------------------------------------------------------------------
+
+    @classmethod
+    def from_mapping(cls, mapping: Mapping[str, str | Sequence[str]]) -> SimOptions:
+        """Build options from text values (a URL query or CLI flags).
+
+        Unknown names raise :class:`SimOptionError`. A multi-valued field (``urc``,
+        ``fault``) takes every value given; others take the last one.
+        """
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        values: dict[str, Any] = {}
+        for raw_name, raw_value in mapping.items():
+            name = raw_name.replace("-", "_").lower()
+            if name not in fields:
+                raise SimOptionError(
+                    f"unknown simulator option {raw_name!r}",
+                    f"known options: {', '.join(n.replace('_', '-') for n in fields)}",
+                )
+            items = [raw_value] if isinstance(raw_value, str) else list(raw_value)
+            meta = fields[name].metadata
+            parse: Callable[[str], Any] = meta["parse"]
+            try:
+                if meta["multiple"]:
+                    values[name] = tuple(parse(item) for item in items)
+                elif items:
+                    values[name] = parse(items[-1])
+            except SimOptionError as exc:
+                raise SimOptionError(
+                    f"option {name.replace('_', '-')}: {exc.message}", exc.hint
+                ) from None
+        return cls(**values)
+
+    def to_mapping(self) -> dict[str, list[str]]:
+        """The options that differ from the defaults, as text (inverse of ``from_mapping``)."""
+        out: dict[str, list[str]] = {}
+        default = SimOptions()
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if value == getattr(default, f.name):
+                continue
+            out[f.name.replace("_", "-")] = _render(value)
+        return out
+
+
+def _render(value: Any) -> list[str]:
+    if isinstance(value, bool):
+        return ["1" if value else "0"]
+    if value is None:
+        return ["auto"]
+    if isinstance(value, frozenset):
+        return [",".join(str(v) for v in sorted(value)) or "none"]
+    if isinstance(value, tuple):
+        if value and isinstance(value[0], UrcSpec):
+            return [f"{u.kind}:{_num(u.value)}:{u.text}" for u in value]
+        if value and isinstance(value[0], FaultSpec):
+            return [f"{f.kind}:{f.n}" for f in value]
+        return [",".join(str(v) for v in value) or "none"]
+    return [str(value)]
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if value == int(value) else str(value)
+
+
+OPTION_FIELDS: tuple[dataclasses.Field[Any], ...] = tuple(dataclasses.fields(SimOptions))
+"""The option table the CLI turns into flags (name, help, parser, multiple, flag)."""
