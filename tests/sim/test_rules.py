@@ -644,3 +644,12 @@ RULE_25 = [
 @params(RULE_25)
 def test_rule_25_pofwarn(row: Row) -> None:
     check_with_hooks(row)
+
+
+def test_xpmng_reads_can_be_refused_like_firmware_that_hides_its_slots() -> None:
+    from xsudo.sim import Modem, SimOptions
+
+    modem = Modem(SimOptions.from_mapping({"xpmng-readable": "0"}))
+    assert modem.handle(b"AT+CMEE=1") == b"OK\r\n"
+    assert modem.handle(b"AT%XPMNG=2") == b"+CME ERROR: 514\r\n"
+    assert modem.handle(b"AT%XPMNG=2,,3") == b"+CME ERROR: 514\r\n"

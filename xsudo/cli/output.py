@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import click
 from rich.console import Console
 
 _stderr = Console(stderr=True, highlight=False, soft_wrap=True)
-_stdout = Console(highlight=False, soft_wrap=True)
 
 
 def note(message: str) -> None:
@@ -23,8 +23,10 @@ def warn(message: str) -> None:
 
 
 def stdout_console() -> Console:
-    """The console for rich tables on stdout."""
-    return _stdout
+    """A console for rich tables on stdout; wide when stdout is a file or pipe, so tables
+    keep one row per line for grep and friends."""
+    wide = None if sys.stdout.isatty() else 200
+    return Console(highlight=False, soft_wrap=True, width=wide)
 
 
 def emit(text: str) -> None:

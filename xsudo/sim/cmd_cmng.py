@@ -201,6 +201,8 @@ def _xpmng_read(modem: Modem, params: list[Param]) -> Reply:
         slot = None
     if slot is None:
         return modem.param_error()
+    if not modem.options.xpmng_readable:
+        return cme(514)
     pem = modem.nvm.credentials.get((slot, TYPE_PUBLIC_KEY))
     if pem is None:
         return cme(513)

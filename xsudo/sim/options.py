@@ -214,6 +214,12 @@ class SimOptions:
     xpmng_exists_code: int = _opt(
         520, "CME code for %XPMNG on an occupied slot (519 or 520)", _parse_int, metavar="CODE"
     )
+    xpmng_readable: bool = _opt(
+        True,
+        "answer %XPMNG=2 reads (off: +CME ERROR: 514, a firmware that hides its key slots)",
+        _parse_bool,
+        flag=True,
+    )
     cmee2: bool | None = _opt(
         None, "accept AT+CMEE=2 (default: the profile's)", _parse_optional_bool, flag=True
     )

@@ -1,0 +1,488 @@
+"""The AT channel: one command in flight, final result codes, URCs kept aside.
+
+Contract of :class:`AtChannel`:
+
+* **One command in flight.** :meth:`AtChannel.command` holds a lock from the first byte
+  written until the final result code (or an error); concurrent callers wait their turn.
+* **Validated before sent.** A command is checked (printable ASCII, CR/LF only inside
+  quotes, balanced quotes, ``AT`` prefix, at most 4095 bytes) before anything is written;
+  a violation raises :class:`~xsudo.errors.CommandTextError` and nothing reaches the device.
+* **Sent exactly.** The line's bytes, then the terminator (default CRLF, see
+  :data:`DEFAULT_TERMINATOR`). Nothing is re-rendered.
+* **Deadlines, not sleeps.** Every command has a deadline (``timeout`` seconds, per call or
+  per channel) measured with ``time.monotonic()``; reads block in the port until then.
+* **Tolerant reading.** Echo on or off, CR/LF/CRLF endings, blank lines, responses split at
+  any byte, URCs before/among/after the response (queued, see :meth:`urcs`), Zephyr log
+  lines (:meth:`logs`), garbage and stray lines (:meth:`strays`). CR/LF inside quotes of a
+  response line is content.
+* **Raises:** :class:`~xsudo.errors.ModemError`/:class:`~xsudo.errors.CmeError` for an
+  error result when ``check`` is true (decoded per command); :class:`~xsudo.errors.DeviceTimeout`
+  when no final result code arrives in time; :class:`~xsudo.errors.DeviceReset` when a boot
+  banner arrives while a command is in flight, or arrived since the previous command (then
+  nothing is sent); :class:`~xsudo.errors.DeviceDisconnected` when the port goes away (the
+  channel stays unusable); :class:`~xsudo.at.framing.FramingOverflow` when the device sends
+  an over-long line or response.
+* **Resync.** After a timeout, reset or overflow the channel is *dirty*: before the next
+  command it sends a read-only sync probe (``AT+CMEE?`` or ``AT+CFUN?``, alternating, never
+  the stale command itself), repeated every :data:`PROBE_INTERVAL` seconds in case one is
+  dropped, and discards everything up to the latest probe's own prefixed line (``+CMEE:``)
+  and final result code, then drains until the line is quiet. A late ``OK`` of the
+  timed-out command therefore never completes the next command.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from types import TracebackType
+
+import serial
+
+from xsudo.command import AtCommand, check_command_text, check_line_length
+from xsudo.errors import (
+    BadInputError,
+    CommandTextError,
+    DeviceDisconnected,
+    DeviceReset,
+    DeviceTimeout,
+)
+
+from .framing import MAX_RESPONSE_BYTES, FramingOverflow, LineSplitter
+from .results import (
+    AtResponse,
+    FinalResult,
+    LineKind,
+    classify,
+    clean_line,
+    command_name,
+    expected_prefixes,
+    modem_error,
+    parse_final,
+)
+from .transport import DEFAULT_BAUD, PortIO, open_port
+
+DEFAULT_TIMEOUT = 10.0
+"""Seconds a command may take, from validation to its final result code."""
+
+DEFAULT_TERMINATOR = b"\r\n"
+"""CRLF ends every command. sdk-nrf at_host accepts it in each termination mode that ends
+with CR or LF: in CR mode (its default) the LF becomes leading whitespace of the next
+command, which the modem ignores; in CR+LF mode the line is sent on the LF; in LF mode the
+CR is trailing whitespace. A CR alone would hang CR+LF mode. nrfcredstore and nRFCloud/utils
+send CRLF too."""
+
+TERMINATORS = (b"\r\n", b"\r", b"\n")
+
+PROBE_INTERVAL = 1.0
+"""Seconds between sync probes while resyncing (at_host may drop a probe sent while the
+modem is still busy with the stale command)."""
+
+SYNC_PROBES = (AtCommand.read("+CMEE"), AtCommand.read("+CFUN"))
+"""Read-only commands every nRF91 answers with a prefixed line (``+CMEE: n``, ``+CFUN: n``)."""
+
+QUIET_WINDOW = 0.05
+"""Seconds without a byte that count as quiet after a sync probe answered."""
+
+QUEUE_LIMIT = 1000
+"""Most URCs, log lines and stray lines kept; the oldest are dropped past this."""
+
+
+@dataclass
+class _Exchange:
+    line: bytes
+    name: str | None
+    expected: tuple[bytes, ...]
+    echo_pending: bool = True
+    info: list[bytes] = field(default_factory=list)
+    urcs: list[bytes] = field(default_factory=list)
+    received: int = 0
+
+
+class AtChannel:
+    """An AT command channel over one open pyserial port (see the module contract)."""
+
+    def __init__(
+        self,
+        serial_port: serial.SerialBase,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        terminator: bytes = DEFAULT_TERMINATOR,
+    ) -> None:
+        if terminator not in TERMINATORS:
+            raise CommandTextError(
+                f"terminator {terminator!r} is not CR, LF or CRLF", "use b'\\r\\n' (default)"
+            )
+        if not timeout > 0:
+            raise BadInputError(f"timeout {timeout!r} is not a positive number of seconds")
+        self._io = PortIO(serial_port)
+        self.timeout = timeout
+        self.terminator = terminator
+        self._lock = threading.Lock()
+        self._splitter = LineSplitter()
+        self._urcs: deque[bytes] = deque(maxlen=QUEUE_LIMIT)
+        self._logs: deque[bytes] = deque(maxlen=QUEUE_LIMIT)
+        self._strays: deque[bytes] = deque(maxlen=QUEUE_LIMIT)
+        self._dirty = False
+        self._stale_name = ""
+        self._probe_count = 0
+        self._sent_any = False
+        self._reset_pending = False
+        self._reset_reported = False
+        self._closed = False
+        self._broken: DeviceDisconnected | None = None
+
+    @classmethod
+    def open(
+        cls,
+        port: str | None = None,
+        *,
+        baud: int = DEFAULT_BAUD,
+        timeout: float = DEFAULT_TIMEOUT,
+        rtscts: bool = False,
+        terminator: bytes = DEFAULT_TERMINATOR,
+        sync: bool = True,
+    ) -> AtChannel:
+        """Open ``port`` (or ``$XSUDO_PORT``) and return a channel over it.
+
+        With ``sync`` (the default) the first command is preceded by a sync probe, so a late
+        response left over from an earlier program cannot complete it. Raises
+        :class:`~xsudo.errors.PortError` or :class:`~xsudo.errors.BadInputError`.
+        """
+        channel = cls(
+            open_port(port, baud=baud, rtscts=rtscts), timeout=timeout, terminator=terminator
+        )
+        channel._dirty = sync
+        return channel
+
+    @property
+    def port_name(self) -> str:
+        """The port's path or URL."""
+        return self._io.name
+
+    @property
+    def serial_port(self) -> serial.SerialBase:
+        """The underlying pyserial port."""
+        return self._io.port
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __enter__(self) -> AtChannel:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the port. Later commands raise :class:`~xsudo.errors.DeviceDisconnected`."""
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._io.close()
+
+    def urcs(self) -> list[bytes]:
+        """Return and forget the queued URCs, oldest first."""
+        return _drain(self._urcs)
+
+    def logs(self) -> list[bytes]:
+        """Return and forget the queued device log lines, oldest first."""
+        return _drain(self._logs)
+
+    def strays(self) -> list[bytes]:
+        """Return and forget lines that belonged to nothing (garbage, late responses)."""
+        return _drain(self._strays)
+
+    def command(
+        self,
+        cmd: AtCommand | bytes | str,
+        *,
+        timeout: float | None = None,
+        check: bool = True,
+        name: str | None = None,
+    ) -> AtResponse:
+        """Send one command and return its response (see the module contract).
+
+        ``cmd`` is an :class:`~xsudo.command.AtCommand` or a whole line such as
+        ``b"AT+CFUN?"`` (``AT`` included, no terminator); a prepared ``%XSUDO`` line is sent
+        byte for byte. ``name`` overrides the command name used to decode error codes.
+        With ``check`` false an error result is returned instead of raised.
+        """
+        line, derived = _command_line(cmd)
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        with self._lock:
+            self._ensure_usable()
+            try:
+                return self._command_locked(line, name or derived, deadline, check)
+            except DeviceDisconnected as exc:
+                self._broken = exc
+                raise
+            except (DeviceTimeout, DeviceReset, FramingOverflow):
+                if not self._dirty:  # the command itself was in flight (not only a probe)
+                    self._stale_name = command_name(line)
+                self._dirty = True
+                raise
+
+    def resync(self, *, timeout: float | None = None) -> None:
+        """Send a sync probe now and discard everything before its answer."""
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        with self._lock:
+            self._ensure_usable()
+            try:
+                self._resync(deadline)
+            except DeviceDisconnected as exc:
+                self._broken = exc
+                raise
+
+    def _ensure_usable(self) -> None:
+        if self._closed:
+            raise DeviceDisconnected(
+                f"the channel to {self.port_name} is closed", "open the port again"
+            )
+        if self._broken is not None:
+            raise self._broken
+
+    def _command_locked(
+        self, line: bytes, name: str | None, deadline: float, check: bool
+    ) -> AtResponse:
+        self._absorb_idle()
+        if self._reset_pending:
+            self._reset_pending = False
+            self._reset_reported = True
+            raise DeviceReset(
+                f"the device on {self.port_name} restarted since the previous command "
+                "(a boot banner arrived); the command was not sent",
+                "settings such as AT+CFUN and AT+CMEE are back to their defaults; "
+                "retry the operation",
+            )
+        if self._dirty:
+            self._resync(deadline)
+        self._io.write(line + self.terminator, deadline)
+        self._sent_any = True
+        exchange = _Exchange(line, name, expected_prefixes(line))
+        return self._await_final(exchange, deadline, check)
+
+    def _await_final(self, exchange: _Exchange, deadline: float, check: bool) -> AtResponse:
+        while True:
+            lines = self._splitter.pop_lines()
+            for index, raw in enumerate(lines):
+                line = self._clean(raw)
+                final = self._take_line(exchange, line, lines[index + 1 :])
+                if final is not None:
+                    self._absorb_lines(lines[index + 1 :])
+                    return self._finish(exchange, final, check)
+            data = self._io.read_some(deadline)
+            if not data:
+                if time.monotonic() >= deadline:
+                    raise self._timeout(exchange.line)
+                continue
+            exchange.received += len(data)
+            if exchange.received > MAX_RESPONSE_BYTES:
+                self._splitter.reset()
+                raise FramingOverflow(
+                    f"the response to {command_name(exchange.line)} exceeded "
+                    f"{MAX_RESPONSE_BYTES} bytes without a final result code",
+                    "check that the port is the modem's AT interface",
+                )
+            self._splitter.feed(data)
+
+    def _take_line(self, exchange: _Exchange, line: bytes, rest: list[bytes]) -> FinalResult | None:
+        """Handle one line of a response; ``rest`` are the lines after it in this batch."""
+        if not line:
+            return None
+        if exchange.echo_pending and _is_echo(line, exchange.line):
+            exchange.echo_pending = False
+            return None
+        kind = classify(line, exchange.expected)
+        if kind is LineKind.FINAL:
+            return parse_final(line)
+        if kind is LineKind.BANNER:
+            self._logs.append(line)
+            self._absorb_lines(rest)
+            self._reset_pending = False
+            self._reset_reported = True
+            raise DeviceReset(
+                f"the device on {self.port_name} restarted while "
+                f"{command_name(exchange.line)} was in flight ({_show(line)})",
+                "its outcome is unknown: check the device state, then retry",
+            )
+        if kind is LineKind.URC:
+            exchange.urcs.append(line)
+        self._keep(kind, line, exchange.info)
+        return None
+
+    def _clean(self, raw: bytes) -> bytes:
+        """The line without leading noise; a line of pure noise is kept as a stray."""
+        line = clean_line(raw)
+        if not line and raw.strip():
+            self._strays.append(raw)
+        return line
+
+    def _keep(self, kind: LineKind, line: bytes, info: list[bytes] | None) -> None:
+        if kind is LineKind.URC:
+            self._urcs.append(line)
+        elif kind in (LineKind.LOG, LineKind.BANNER):
+            self._logs.append(line)
+        elif kind is LineKind.INFO and info is not None:
+            info.append(line)
+        else:
+            self._strays.append(line)
+
+    def _finish(self, exchange: _Exchange, final: FinalResult, check: bool) -> AtResponse:
+        response = AtResponse(
+            command=exchange.line,
+            lines=exchange.info,
+            final=final.text,
+            urcs=exchange.urcs,
+            result=final,
+        )
+        if check and not final.ok:
+            raise modem_error(exchange.line, final, exchange.name)
+        return response
+
+    def _absorb_idle(self) -> None:
+        """Take in what arrived between commands (see :meth:`_absorb_lines`)."""
+        data = self._io.read_available()
+        if data:
+            self._splitter.feed(data)
+        self._absorb_lines(self._splitter.pop_lines())
+
+    def _absorb_lines(self, lines: list[bytes]) -> None:
+        """Keep lines that belong to no command: URCs queued, logs kept, the rest strays.
+
+        A boot banner after this channel's first command marks a reset to report, unless a
+        reset was just reported and the channel has not resynced since (same boot).
+        """
+        for raw in lines:
+            line = self._clean(raw)
+            if not line:
+                continue
+            kind = classify(line, ())
+            if kind is LineKind.BANNER and self._sent_any and not self._reset_reported:
+                self._reset_pending = True
+                self._dirty = True
+            self._keep(kind, line, None)
+
+    def _next_probe(self) -> AtCommand:
+        """The next sync probe: alternate between the probes, never the stale command's."""
+        while True:
+            probe = SYNC_PROBES[self._probe_count % len(SYNC_PROBES)]
+            self._probe_count += 1
+            if probe.name != self._stale_name:
+                return probe
+
+    def _resync(self, deadline: float) -> None:
+        """Probe until the latest probe's own answer arrives; keep aside everything before.
+
+        Successive probes alternate (``AT+CMEE?``, ``AT+CFUN?``) so that a delayed answer to
+        an earlier probe is not taken for the latest one's. A boot banner seen meanwhile is
+        reported as :class:`DeviceReset` once the channel is back in step (the command that
+        was to follow is not sent).
+        """
+        probe_line = b""
+        marker = b""
+        seen_marker = False
+        next_probe = time.monotonic()
+        while True:
+            now = time.monotonic()
+            if now >= deadline:
+                raise DeviceTimeout(
+                    f"the device on {self.port_name} did not answer a sync probe "
+                    f"({probe_line.decode('ascii')}) after an interrupted command",
+                    "check that the device is running and the port is its AT interface",
+                )
+            if now >= next_probe and not seen_marker:
+                probe = self._next_probe()
+                probe_line, marker = probe.line(), probe.name.encode("ascii") + b":"
+                self._io.write(probe_line + self.terminator, deadline)
+                next_probe = now + PROBE_INTERVAL
+            lines = self._splitter.pop_lines()
+            for index, raw in enumerate(lines):
+                line = self._clean(raw)
+                if not line or _is_echo(line, probe_line):
+                    continue
+                if line.upper().startswith(marker):
+                    seen_marker = True
+                    continue
+                if seen_marker and parse_final(line) is not None:
+                    self._absorb_lines(lines[index + 1 :])
+                    self._drain_quiet(deadline)
+                    self._back_in_step()
+                    return
+                self._absorb_lines([line])
+            data = self._io.read_some(min(deadline, next_probe) if not seen_marker else deadline)
+            if data:
+                self._splitter.feed(data)
+
+    def _back_in_step(self) -> None:
+        self._dirty = False
+        self._stale_name = ""
+        self._reset_reported = self._reset_pending
+        if self._reset_pending:
+            self._reset_pending = False
+            raise DeviceReset(
+                f"the device on {self.port_name} restarted after an interrupted command "
+                "(a boot banner arrived); the next command was not sent",
+                "settings such as AT+CFUN and AT+CMEE are back to their defaults; "
+                "retry the operation",
+            )
+
+    def _drain_quiet(self, deadline: float) -> None:
+        """Read until nothing arrives for :data:`QUIET_WINDOW` (or ``deadline``); keep aside."""
+        while True:
+            data = self._io.read_some(min(deadline, time.monotonic() + QUIET_WINDOW))
+            if not data:
+                break
+            self._splitter.feed(data)
+            self._absorb_lines(self._splitter.pop_lines())
+
+    def _timeout(self, line: bytes) -> DeviceTimeout:
+        return DeviceTimeout(
+            f"no final result code for {command_name(line)} from {self.port_name} in time",
+            "check that the port is the modem's AT interface (AT host or Serial Modem "
+            "firmware) and the baud rate; give a longer timeout for large writes",
+        )
+
+
+def _command_line(cmd: AtCommand | bytes | str) -> tuple[bytes, str | None]:
+    """The validated line for ``cmd`` and the command name known from it (if any)."""
+    if isinstance(cmd, AtCommand):
+        return cmd.line(), cmd.name.upper()
+    line = check_command_text(cmd)
+    if line[:2].upper() != b"AT":
+        raise CommandTextError(
+            f"command {_show(line[:20])} does not start with AT",
+            "give the whole line, e.g. AT+CFUN?",
+        )
+    check_line_length(line)
+    return line, None
+
+
+def _is_echo(line: bytes, sent: bytes) -> bool:
+    return _no_breaks(line) == _no_breaks(sent)
+
+
+def _no_breaks(data: bytes) -> bytes:
+    return data.replace(b"\r", b"").replace(b"\n", b"").strip()
+
+
+def _show(data: bytes) -> str:
+    text = data[:60].decode("ascii", "replace")
+    return text + ("..." if len(data) > 60 else "")
+
+
+def _drain(queue: deque[bytes]) -> list[bytes]:
+    """Take items one by one, so an item appended meanwhile by a command is not lost."""
+    items: list[bytes] = []
+    while True:
+        try:
+            items.append(queue.popleft())
+        except IndexError:
+            return items

@@ -1,0 +1,312 @@
+"""``xsudo cred list|write|delete|check``: credentials on the modem."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.table import Table
+
+from xsudo.cli.deviceopts import (
+    auth_options,
+    auth_settings,
+    open_session,
+    port_options,
+    tag_option,
+)
+from xsudo.cli.keyopts import passphrase_file_option
+from xsudo.cli.output import emit, emit_json, note, stdout_console, warn
+from xsudo.command import AtCommand
+from xsudo.content import (
+    XSUDO_MAX_OVERHEAD,
+    CredType,
+    Preflight,
+    cred_type_label,
+    match_convention,
+    normalise_sha,
+    parse_cred_type,
+    preflight,
+    redacted,
+    reserved_tag_name,
+)
+from xsudo.errors import BadInputError
+from xsudo.provision.policy import AuthMode, AuthSettings
+from xsudo.provision.writer import CredentialWriter, CredResult
+from xsudo.signing import sign_command
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _type_option(required: bool = True) -> Callable[[F], F]:
+    return click.option(
+        "--type",
+        "cred_type",
+        required=required,
+        help="ca-cert (0), client-cert (1), client-key (2), psk (3), psk-id (4), public-key (5).",
+    )
+
+
+def _read(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise BadInputError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+
+
+def _read_password(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    return _read(path, "password file").decode("ascii", "replace").rstrip("\r\n")
+
+
+@click.group()
+def cred() -> None:
+    """List, write, delete and check credentials (AT%CMNG)."""
+
+
+@cred.command("list")
+@port_options
+@tag_option(required=False)
+@_type_option(required=False)
+@click.option("--json", "as_json", is_flag=True)
+def list_(
+    port: str | None,
+    baud: int,
+    timeout: float,
+    tag: int | None,
+    cred_type: str | None,
+    as_json: bool,
+) -> None:
+    """List stored credentials with their SHA-256 (read-only: CFUN is not changed)."""
+    type_id = int(parse_cred_type(cred_type, writable_only=False)) if cred_type else None
+    if type_id is not None and tag is None:
+        raise BadInputError("--type needs --tag (the modem's list parameters nest)")
+    with open_session(port, baud, timeout) as session:
+        entries = session.modem.cmng_list(tag, type_id)
+    rows: list[dict[str, Any]] = [
+        {
+            "tag": e.tag,
+            "type": cred_type_label(e.type),
+            "type_id": e.type,
+            "sha": e.sha,
+            "reserved": reserved_tag_name(e.tag) if e.reserved else None,
+        }
+        for e in entries
+    ]
+    if as_json:
+        emit_json(rows)
+        return
+    table = Table("TAG", "TYPE", "SHA-256", "NOTE", box=None, pad_edge=False)
+    for row in rows:
+        table.add_row(
+            str(row["tag"]), str(row["type"]), str(row["sha"] or "-"), str(row["reserved"] or "")
+        )
+    stdout_console().print(table)
+    if not rows:
+        note("no credentials stored" + (f" under tag {tag}" if tag is not None else ""))
+
+
+def _preflight(
+    file: Path,
+    cred_type: CredType,
+    tag: int,
+    password: str | None,
+    client_cert: Path | None,
+    signing: bool,
+) -> Preflight:
+    item = preflight(
+        _read(file, "credential file"),
+        cred_type,
+        tag,
+        password=password,
+        client_cert=_read(client_cert, "client certificate") if client_cert else None,
+        extra_overhead=XSUDO_MAX_OVERHEAD if signing else 0,
+    )
+    for repair in item.repairs:
+        note(f"repaired {file.name}: {repair.message}")
+    for warning in item.warnings:
+        warn(str(warning))
+    return item
+
+
+def _show_result(result: CredResult, as_json: bool) -> None:
+    if as_json:
+        emit_json(result.to_json())
+    elif result.action == "refused":
+        pass
+    else:
+        how = f" via {result.auth}" if result.auth else ""
+        emit(
+            f"{result.action}: tag {result.tag} {cred_type_label(result.type)}"
+            + (f" SHA {result.sha}" if result.sha else "")
+            + how
+        )
+        note(result.auth_reason)
+    if result.action == "refused":
+        raise click.exceptions.Exit(_refuse(result))
+
+
+def _refuse(result: CredResult) -> int:
+    click.echo(f"error: {result.message}", err=True)
+    return 1
+
+
+def _dry_run(item: Preflight, settings: AuthSettings, password: str | None) -> None:
+    """Print the exact wire lines (secrets redacted), data_len and the SHA to expect."""
+    command = AtCommand.set(
+        "%CMNG", 0, item.tag, int(item.cred_type), item.content.decode("ascii"), password
+    )
+    body = command.body()
+    shown = redacted(item.content, item.cred_type)
+    display = body.decode("ascii").replace(item.content.decode("ascii"), shown)
+    if password:
+        display = display.replace(f'"{password}"', '"<password redacted>"')
+    note("dry run: nothing is sent")
+    emit(f"plain line:  AT{display}")
+    if settings.signer is not None and settings.mode != "never":
+        signed = sign_command(body, settings.signer, slot=settings.slot)
+        prefix = signed.line[: signed.line.index(";") + 1]
+        emit(f"xsudo line:  {prefix}{display}")
+        emit(f"data_len:    {signed.xsudo.data_len}")
+        emit(f"signed SHA:  {signed.sha256}")
+    emit(f"content:     {len(item.content)} bytes")
+    emit(f"modem SHA:   {item.sha}")
+    if settings.mode == "auto" and settings.signer is not None:
+        note("with --auth auto the XSUDO line is used when the modem holds the key's public key")
+
+
+@cred.command()
+@port_options
+@auth_options
+@tag_option()
+@_type_option()
+@click.option("--replace", is_flag=True, help="Overwrite different content already stored.")
+@click.option("--dry-run", is_flag=True, help="Print what would be sent; touch nothing.")
+@click.option(
+    "--password-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Password of an encrypted client key (sent to the modem as <passwd>).",
+)
+@click.option(
+    "--client-cert",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="For client-key: check that the key matches this certificate.",
+)
+@click.option("--json", "as_json", is_flag=True)
+@passphrase_file_option
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def write(
+    port: str | None,
+    baud: int,
+    timeout: float,
+    auth: AuthMode,
+    key_name: str | None,
+    slot: int | None,
+    tag: int,
+    cred_type: str,
+    replace: bool,
+    dry_run: bool,
+    password_file: Path | None,
+    client_cert: Path | None,
+    as_json: bool,
+    passphrase_file: Path | None,
+    file: Path,
+) -> None:
+    """Write FILE as a credential, normalised, validated and verified by SHA.
+
+    PEM is normalised first (real LF line breaks, no BOM, one trailing LF), so the SHA the
+    modem lists equals sha256sum of the normalised file.
+    """
+    kind = parse_cred_type(cred_type)
+    password = _read_password(password_file)
+    settings = auth_settings(auth, key_name, slot, passphrase_file)
+    item = _preflight(file, kind, tag, password, client_cert, settings.signer is not None)
+    if dry_run:
+        _dry_run(item, settings, password)
+        return
+    with open_session(port, baud, timeout, settings) as session:
+        result = CredentialWriter(session).write(item, replace=replace, password=password)
+    _show_result(result, as_json)
+
+
+@cred.command()
+@port_options
+@auth_options
+@tag_option()
+@_type_option()
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--json", "as_json", is_flag=True)
+@passphrase_file_option
+def delete(
+    port: str | None,
+    baud: int,
+    timeout: float,
+    auth: AuthMode,
+    key_name: str | None,
+    slot: int | None,
+    tag: int,
+    cred_type: str,
+    yes: bool,
+    as_json: bool,
+    passphrase_file: Path | None,
+) -> None:
+    """Delete one credential (asks on a terminal unless --yes)."""
+    kind = parse_cred_type(cred_type, writable_only=False)
+    if not yes:
+        if not sys.stdin.isatty():
+            raise BadInputError("deleting needs confirmation", "pass --yes to delete unasked")
+        click.confirm(f"delete tag {tag} {cred_type_label(kind)} from the modem?", abort=True)
+    settings = auth_settings(auth, key_name, slot, passphrase_file)
+    with open_session(port, baud, timeout, settings) as session:
+        result = CredentialWriter(session).delete(tag, int(kind))
+    if result.action == "absent":
+        warn(f"nothing stored at tag {tag} {cred_type_label(kind)}; nothing deleted")
+    _show_result(result, as_json)
+
+
+@cred.command()
+@port_options
+@tag_option()
+@_type_option()
+@click.option("--json", "as_json", is_flag=True)
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def check(
+    port: str | None,
+    baud: int,
+    timeout: float,
+    tag: int,
+    cred_type: str,
+    as_json: bool,
+    file: Path,
+) -> None:
+    """Does the modem hold FILE at TAG/TYPE? Compares SHAs (read-only) and names the writer
+    convention that matches: canonical, stripped (trailing newline removed), crlf, ..."""
+    kind = parse_cred_type(cred_type, writable_only=False)
+    raw = _read(file, "credential file")
+    with open_session(port, baud, timeout) as session:
+        entries = [e for e in session.modem.cmng_list(tag, int(kind)) if e.type == int(kind)]
+    device_sha = normalise_sha(entries[0].sha) if entries and entries[0].sha else None
+    convention = match_convention(raw, kind, device_sha) if device_sha else None
+    report = {
+        "tag": tag,
+        "type": cred_type_label(kind),
+        "stored": bool(entries),
+        "device_sha": device_sha,
+        "matches": convention is not None,
+        "convention": convention,
+    }
+    if as_json:
+        emit_json(report)
+    elif not entries:
+        emit(f"absent: nothing stored at tag {tag} {cred_type_label(kind)}")
+    elif convention:
+        emit(f"matches: the modem holds {file.name} ({convention} convention), SHA {device_sha}")
+    else:
+        emit(f"differs: the modem holds SHA {device_sha}, which no convention of {file.name} gives")
+    if convention is None:
+        raise click.exceptions.Exit(1)

@@ -1,0 +1,110 @@
+"""``xsudo provision``: many modems in parallel from one manifest."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from xsudo.cli.deviceopts import audit_log, auth_settings
+from xsudo.cli.keyopts import passphrase_file_option
+from xsudo.cli.output import emit_json, note, warn
+from xsudo.errors import BadInputError
+from xsudo.provision.fleet import DeviceReport, run_fleet
+from xsudo.provision.manifest import Manifest, load_manifest
+from xsudo.provision.policy import AUTH_MODES, AuthMode, AuthSettings
+
+
+@click.command()
+@click.argument("manifest", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--port",
+    "ports",
+    multiple=True,
+    required=True,
+    help="A modem's port or URL; repeat for each device.",
+)
+@click.option(
+    "--report",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write one JSON object per device to FILE (JSON lines).",
+)
+@click.option(
+    "--auth",
+    type=click.Choice(AUTH_MODES),
+    default=None,
+    help="Override the manifest's [defaults] auth.",
+)
+@click.option("--key", "key_name", default=None, help="Override the manifest's [defaults] key.")
+@click.option("--baud", type=click.IntRange(min=1), default=115200, show_default=True)
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the report lines on stdout.")
+@passphrase_file_option
+def provision(
+    manifest: Path,
+    ports: tuple[str, ...],
+    report: Path | None,
+    auth: AuthMode | None,
+    key_name: str | None,
+    baud: int,
+    timeout: float,
+    as_json: bool,
+    passphrase_file: Path | None,
+) -> None:
+    """Write the MANIFEST's credentials to every --port, one worker per port.
+
+    Every file for every device is validated before any device is written. Exit 0 only
+    when every device succeeded.
+    """
+    loaded = load_manifest(manifest)
+    for name in loaded.unknown_keys:
+        warn(f"{manifest}: unknown key {name!r} ignored")
+    settings = auth_settings(
+        auth or loaded.auth, key_name or loaded.key, loaded.slot, passphrase_file
+    )
+    reports = _run_with_progress(loaded, list(ports), settings, baud, timeout)
+    lines = [json.dumps(r.to_json(), sort_keys=True) for r in reports]
+    if report is not None:
+        try:
+            report.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+        except OSError as exc:
+            raise BadInputError(f"cannot write the report {report}: {exc.strerror}") from None
+    if as_json:
+        for r in reports:
+            emit_json(r.to_json())
+    failed = [r for r in reports if not r.ok]
+    note(f"{len(reports) - len(failed)} of {len(reports)} devices provisioned")
+    for r in failed:
+        note(f"failed: {r.port} (IMEI {r.imei or '?'}): {r.error}")
+    if failed:
+        raise click.exceptions.Exit(1)
+
+
+def _run_with_progress(
+    loaded: Manifest, ports: list[str], settings: AuthSettings, baud: int, timeout: float
+) -> list[DeviceReport]:
+    lock = threading.Lock()
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[status]}"),
+        console=Console(stderr=True),
+        transient=False,
+    ) as bar:
+        tasks = {
+            p: bar.add_task(p, total=len(loaded.credentials), status="connecting") for p in ports
+        }
+
+        def progress(port: str, done: int, total: int, status: str) -> None:
+            with lock:
+                bar.update(tasks[port], completed=done, total=total, status=status)
+
+        return run_fleet(
+            loaded, ports, settings, audit_log(), baud=baud, timeout=timeout, progress=progress
+        )

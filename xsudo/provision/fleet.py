@@ -1,0 +1,143 @@
+"""Provision many modems in parallel from one manifest.
+
+Phases (contract: every file for every device is loaded and validated before any device is
+touched):
+
+1. open every port in parallel and read its identity (read-only);
+2. load and validate every credential file for every device (``{imei}`` filled in);
+   one bad file stops the whole run before anything is written;
+3. one worker per port writes its credentials in manifest order; a device stops at its
+   first error, the others go on.
+
+Each device yields a :class:`DeviceReport` (the JSON-lines report's object).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from typing import Any
+
+from xsudo.at.modem import Modem, ModemIdentity
+from xsudo.audit.log import AuditLog
+from xsudo.errors import BadInputError, XsudoError
+from xsudo.provision.manifest import Manifest, PreparedCredential, prepare_device
+from xsudo.provision.policy import AuthSettings
+from xsudo.provision.session import DeviceSession
+from xsudo.provision.writer import CredentialWriter
+
+Progress = Callable[[str, int, int, str], None]
+"""``progress(port, done, total, status)`` - called from worker threads."""
+
+
+@dataclass
+class DeviceReport:
+    """One device's outcome: ``ok`` only when every credential was written or unchanged."""
+
+    port: str
+    imei: str | None = None
+    ok: bool = False
+    results: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "port": self.port,
+            "imei": self.imei,
+            "ok": self.ok,
+            "results": self.results,
+            "error": self.error,
+        }
+
+
+@dataclass
+class _Device:
+    port: str
+    modem: Modem | None = None
+    identity: ModemIdentity | None = None
+    report: DeviceReport = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.report = DeviceReport(self.port)
+
+
+def run_fleet(
+    manifest: Manifest,
+    ports: list[str],
+    settings: AuthSettings,
+    audit: AuditLog | None,
+    *,
+    baud: int = 115200,
+    timeout: float = 10.0,
+    progress: Progress | None = None,
+) -> list[DeviceReport]:
+    """Provision every port; see the module contract. Raises :class:`BadInputError` (after
+    closing every port) when any file for any device fails validation."""
+    if len(set(ports)) != len(ports):
+        raise BadInputError("a port is given twice", "give each --port once")
+    devices = [_Device(port) for port in ports]
+    notify = progress or (lambda *_: None)
+    with ExitStack() as stack, ThreadPoolExecutor(max_workers=max(1, len(ports))) as pool:
+        list(pool.map(lambda d: _connect(d, baud, timeout), devices))
+        for device in devices:
+            if device.modem is not None:
+                stack.callback(device.modem.close)
+        plans = _prepare_all(manifest, devices, signing=settings.signer is not None)
+        list(
+            pool.map(
+                lambda d: _provision(d, plans.get(d.port, []), settings, audit, notify), devices
+            )
+        )
+    return [d.report for d in devices]
+
+
+def _connect(device: _Device, baud: int, timeout: float) -> None:
+    try:
+        device.modem = Modem.open(device.port, baud=baud, timeout=timeout)
+        device.identity = device.modem.identity()
+        device.report.imei = device.identity.imei
+    except XsudoError as exc:
+        device.report.error = str(exc)
+
+
+def _prepare_all(
+    manifest: Manifest, devices: list[_Device], *, signing: bool
+) -> dict[str, list[PreparedCredential]]:
+    plans = {}
+    for device in devices:
+        if device.identity is not None:
+            plans[device.port] = prepare_device(manifest, device.identity.imei, signing=signing)
+    return plans
+
+
+def _provision(
+    device: _Device,
+    plan: list[PreparedCredential],
+    settings: AuthSettings,
+    audit: AuditLog | None,
+    notify: Progress,
+) -> None:
+    if device.modem is None:
+        notify(device.port, 0, len(plan), f"failed: {device.report.error}")
+        return
+    session = DeviceSession(device.modem, settings, audit, device.identity)
+    writer = CredentialWriter(session)
+    for done, prepared in enumerate(plan):
+        notify(
+            device.port, done, len(plan), f"tag {prepared.item.tag} {prepared.item.cred_type.label}"
+        )
+        try:
+            result = writer.write(prepared.item, replace=prepared.spec.replace)
+        except XsudoError as exc:
+            device.report.error = f"credential #{prepared.spec.index}: {exc}"
+            notify(device.port, done, len(plan), "failed")
+            return
+        device.report.results.append(result.to_json())
+        if not result.ok:
+            device.report.error = f"credential #{prepared.spec.index}: {result.message}"
+            notify(device.port, done + 1, len(plan), "refused")
+            return
+    device.report.ok = True
+    notify(device.port, len(plan), len(plan), "done")

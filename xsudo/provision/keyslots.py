@@ -1,0 +1,198 @@
+"""XPMNG key slots: what each holds, which local key that is, and uploading a key.
+
+Contract: reading slots never changes CFUN. Uploading goes offline, writes with
+``%XPMNG``, reads back and compares fingerprints. A slot holding the same key is
+``unchanged``; a different key is only replaced when asked, by deleting it with
+``%CMNG=3,<slot>,5`` (signed with the key in the slot when the firmware requires it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from xsudo.at.modem import Modem
+from xsudo.command import AtCommand
+from xsudo.crypto import PublicKey, fingerprint, load_public_key, public_key_pem
+from xsudo.errors import BadInputError, ModemError, OperationFailed
+from xsudo.provision.offline import offline
+from xsudo.provision.policy import AuthenticationRequired, AuthSettings, is_plain_error
+from xsudo.provision.session import DeviceSession
+from xsudo.signing import Signer, sign_command
+
+SLOTS = range(10)
+PUBLIC_KEY_TYPE = 5
+
+
+@dataclass(frozen=True)
+class SlotInfo:
+    """One XPMNG slot: the fingerprint of the key it holds, and the local key's name."""
+
+    slot: int
+    fingerprint: str | None
+    local_key: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"slot": self.slot, "fingerprint": self.fingerprint, "local_key": self.local_key}
+
+
+def read_slots(modem: Modem, local: dict[str, str]) -> list[SlotInfo] | None:
+    """Every slot that holds a key (``local`` maps fingerprint -> key name), or ``None``
+    when the firmware has no ``%XPMNG`` (plain ERROR)."""
+    slots = []
+    for slot in SLOTS:
+        try:
+            pem = modem.xpmng_read(slot)
+        except ModemError as exc:
+            if is_plain_error(exc) and slot == 0:
+                return None
+            raise
+        if pem is not None:
+            held = _fingerprint_of(pem)
+            slots.append(SlotInfo(slot, held, local.get(held or "")))
+    return slots
+
+
+def _fingerprint_of(pem: bytes) -> str | None:
+    try:
+        return fingerprint(load_public_key(pem))
+    except BadInputError:
+        return None
+
+
+@dataclass(frozen=True)
+class UploadResult:
+    slot: int
+    fingerprint: str
+    action: Literal["uploaded", "unchanged", "replaced"]
+    previous_fingerprint: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "slot": self.slot,
+            "fingerprint": self.fingerprint,
+            "action": self.action,
+            "previous_fingerprint": self.previous_fingerprint,
+        }
+
+
+def upload_key(
+    session: DeviceSession,
+    key_name: str,
+    public_key: PublicKey,
+    slot: int,
+    *,
+    replace: bool,
+    signer_for: Callable[[str], Signer | None],
+) -> UploadResult:
+    """Put ``public_key`` into ``slot``; see the module contract.
+
+    ``signer_for(fingerprint)`` returns a local signer for a key by fingerprint (used only
+    to sign the delete of the old key when the firmware refuses a plain delete).
+    """
+    modem = session.modem
+    wanted = fingerprint(public_key)
+    current = modem.xpmng_read(slot)
+    held = _fingerprint_of(current) if current is not None else None
+    if held == wanted:
+        return _logged(session, UploadResult(slot, wanted, "unchanged", held), key_name)
+    if current is not None and not replace:
+        raise OperationFailed(
+            f"slot {slot} already holds a different public key ({(held or '?')[:16]}...)",
+            f"pass --replace to delete it and upload {key_name!r}, or choose another --slot",
+        )
+    with offline(modem):
+        if current is not None:
+            _delete_slot(session, slot, held, signer_for)
+        modem.xpmng_write(public_key_pem(public_key).encode("ascii"), slot)
+    stored = modem.xpmng_read(slot)
+    if stored is None or _fingerprint_of(stored) != wanted:
+        raise OperationFailed(
+            f"after the upload slot {slot} does not hold {key_name!r}",
+            "read the slot with xsudo device info and retry",
+        )
+    action: Literal["uploaded", "replaced"] = "replaced" if current is not None else "uploaded"
+    return _logged(session, UploadResult(slot, wanted, action, held), key_name)
+
+
+def _delete_slot(
+    session: DeviceSession,
+    slot: int,
+    held: str | None,
+    signer_for: Callable[[str], Signer | None],
+) -> None:
+    """Delete the key in ``slot``: plain, or signed by that very key on a 514."""
+    command = AtCommand.set("%CMNG", 3, slot, PUBLIC_KEY_TYPE)
+    try:
+        session.modem.command(command)
+        return
+    except ModemError as exc:
+        if exc.code != 514:
+            raise
+    signer = signer_for(held) if held else None
+    if signer is None:
+        raise AuthenticationRequired(
+            f"the firmware requires %XSUDO to delete the key in slot {slot}, and no local key "
+            "matches it",
+            "import the key that is in the slot (xsudo key import), then retry",
+        )
+    signing = DeviceSession(
+        session.modem, AuthSettings("required", signer, slot), session.audit, session.identity
+    )
+    signing.run_protected(command, tag=slot, cred_type=PUBLIC_KEY_TYPE)
+
+
+def _logged(session: DeviceSession, result: UploadResult, key_name: str) -> UploadResult:
+    if session.audit is not None:
+        session.audit.append(
+            "upload-key",
+            device_imei=session.imei,
+            key_name=key_name,
+            key_fingerprint=result.fingerprint,
+            slot=result.slot,
+            previous_fingerprint=result.previous_fingerprint,
+            result=result.action,
+        )
+    return result
+
+
+PROBE_COMMAND = AtCommand.exec("+CGSN")
+"""A harmless command (read the IMEI) used to check that authenticated access works."""
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """Whether a signed harmless command was accepted, and why not."""
+
+    works: bool
+    detail: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"works": self.works, "detail": self.detail}
+
+
+def probe_auth(session: DeviceSession) -> ProbeResult:
+    """Send ``AT%XSUDO=...;+CGSN`` signed with the session's key to its slot (read-only)."""
+    signer, slot = session.auth.signer, session.auth.slot_number
+    if signer is None:
+        return ProbeResult(False, "not checked: give --key NAME to test a signed command")
+    signed = sign_command(PROBE_COMMAND.body(), signer, slot=session.auth.slot)
+    if session.audit is not None:
+        session.audit.append(
+            "sign",
+            key_fingerprint=signed.key_fingerprint,
+            key_name=signer.name,
+            device_imei=session.imei,
+            command="+CGSN",
+            data_len=signed.xsudo.data_len,
+            signed_sha256=signed.sha256,
+            result="probe",
+        )
+    try:
+        session.modem.send_line(signed.xsudo.render())
+    except ModemError as exc:
+        if is_plain_error(exc):
+            return ProbeResult(False, "the firmware has no %XSUDO (plain ERROR)")
+        return ProbeResult(False, f"slot {slot} with key {signer.name!r}: {exc.message}")
+    return ProbeResult(True, f"a command signed with {signer.name!r} was accepted (slot {slot})")
