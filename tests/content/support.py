@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-VECTORS = Path(__file__).resolve().parents[2].parent / "shared" / "vectors"
+VECTORS = Path(__file__).resolve().parents[1] / "vectors"
 _OBSERVED = json.loads((VECTORS / "modem-observed.json").read_text(encoding="utf-8"))
 CASE = _OBSERVED["cases"][0]
 CERT_PEM: bytes = CASE["content"].encode("ascii")

@@ -20,7 +20,7 @@ from xsudo.command import (
 )
 from xsudo.errors import CommandTextError, LineParseError
 
-RECIPE = Path(__file__).resolve().parents[2].parent / "shared" / "vectors" / "openssl-recipe.json"
+RECIPE = Path(__file__).resolve().parents[1] / "vectors" / "openssl-recipe.json"
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ from xsudo.encoding import (
     encode_raw,
 )
 
-RECIPE = Path(__file__).resolve().parents[2].parent / "shared" / "vectors" / "openssl-recipe.json"
+RECIPE = Path(__file__).resolve().parents[1] / "vectors" / "openssl-recipe.json"
 
 
 def recipe_cases() -> list[dict[str, Any]]:

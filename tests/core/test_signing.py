@@ -19,7 +19,7 @@ from xsudo.crypto import (
 from xsudo.errors import CommandTextError, SignatureInvalid
 from xsudo.signing import sign_command
 
-RECIPE = Path(__file__).resolve().parents[2].parent / "shared" / "vectors" / "openssl-recipe.json"
+RECIPE = Path(__file__).resolve().parents[1] / "vectors" / "openssl-recipe.json"
 
 
 class LocalSigner:

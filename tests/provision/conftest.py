@@ -18,7 +18,7 @@ import pytest
 from xsudo.cli import main
 from xsudo.sim import PtyServer, SimOptions
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+VECTORS = Path(__file__).resolve().parents[1] / "vectors"
 PROFILES = ("nrf9160-1.3", "nrf91x1-2.0", "nrf9151-ntn", "locked")
 
 
@@ -93,6 +93,6 @@ def cfun(server: PtyServer) -> int:
 @pytest.fixture
 def observed() -> dict[str, Any]:
     """The certificate and SHA a real nRF9160 listed (hardware truth)."""
-    data = json.loads((SHARED / "vectors" / "modem-observed.json").read_text())
+    data = json.loads((VECTORS / "modem-observed.json").read_text())
     case: dict[str, Any] = data["cases"][0]
     return case

@@ -11,12 +11,12 @@ import pytest
 
 from xsudo.sim import Modem, SimOptions, forget_boards
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+VECTORS = Path(__file__).resolve().parents[1] / "vectors"
 
 
 def load_vectors(name: str) -> dict[str, Any]:
     """A JSON vector file from ``shared/vectors``."""
-    data: dict[str, Any] = json.loads((SHARED / "vectors" / name).read_text(encoding="utf-8"))
+    data: dict[str, Any] = json.loads((VECTORS / name).read_text(encoding="utf-8"))
     return data
 
 

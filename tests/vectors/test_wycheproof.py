@@ -86,3 +86,11 @@ def test_copies_match_the_shared_originals(shared_dir: Path) -> None:
         if not original.exists():
             pytest.skip("../shared is not available")
         assert (HERE / name).read_bytes() == original.read_bytes()
+
+
+@pytest.mark.parametrize("name", ["openssl-recipe.json", "modem-observed.json"])
+def test_project_vector_copies_match_the_shared_originals(shared_dir: Path, name: str) -> None:
+    original = shared_dir / "vectors" / name
+    if not original.exists():
+        pytest.skip("../shared is not available")
+    assert (HERE / name).read_bytes() == original.read_bytes()
