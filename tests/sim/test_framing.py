@@ -150,3 +150,16 @@ def test_output_queue_without_baud_is_immediate() -> None:
     assert queue.next_arrival(5.0) == 7.0
     queue.discard_arrived(7.0)
     assert len(queue) == 0
+
+
+def test_host_writes_occupy_the_input_wire_back_to_back() -> None:
+    from xsudo.sim.wire import InputWire
+
+    wire = InputWire(100_000)  # 0.1 ms per byte
+    first = wire.send(10, now=5.0)
+    assert first == 5.0
+    assert wire.free == pytest.approx(5.001)
+    second = wire.send(5, now=5.0005)  # written while the first is still on the wire
+    assert second == pytest.approx(5.001)
+    assert wire.arrival(second, 5) == pytest.approx(5.0015)
+    assert InputWire(0).send(100, now=7.0) == 7.0

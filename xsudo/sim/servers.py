@@ -30,7 +30,7 @@ from typing import Self
 
 from xsudo.sim.board import Board, Link
 from xsudo.sim.options import SimOptionError, SimOptions
-from xsudo.sim.wire import OutputQueue
+from xsudo.sim.wire import InputWire, OutputQueue
 
 EIO_BACKOFF = 0.05
 """Seconds the pty master is left alone after EIO (only possible if no slave is open)."""
@@ -41,12 +41,14 @@ class _Endpoint:
 
     def __init__(self, board: Board) -> None:
         self.link = Link(board)
+        self.wire_in = InputWire(board.options.baud)
         self.out = OutputQueue(board.options.baud)
         self.unsent = bytearray()
 
     def receive(self, data: bytes, now: float) -> None:
-        for _offset, chunk in self.link.receive(data):
-            self.out.push(chunk, now)
+        start = self.wire_in.send(len(data), now)
+        for offset, chunk in self.link.receive(data):
+            self.out.push(chunk, self.wire_in.arrival(start, offset))
 
     def collect(self, now: float) -> None:
         self.unsent += self.out.take(self.out.available(now), now)

@@ -27,6 +27,27 @@ class _Segment:
     taken: int = 0
 
 
+class InputWire:
+    """The host-to-modem wire: a host write of ``size`` bytes occupies it back to back.
+
+    :meth:`send` returns when the first byte starts; byte ``i`` has fully arrived at
+    ``start + (i + 1) * byte_time`` (:meth:`arrival`), so an answer to a command whose
+    terminator is the ``offset``-th byte can start no earlier than ``arrival(start, offset)``.
+    """
+
+    def __init__(self, baud: int = 0) -> None:
+        self.byte_time = byte_time(baud)
+        self.free = 0.0
+
+    def send(self, size: int, now: float) -> float:
+        start = max(now, self.free)
+        self.free = start + size * self.byte_time
+        return start
+
+    def arrival(self, start: float, offset: int) -> float:
+        return start + offset * self.byte_time
+
+
 class OutputQueue:
     """Bytes the modem has sent, each with the time it reaches the host."""
 

@@ -19,7 +19,7 @@ from serial.serialutil import PortNotOpenError, SerialBase, SerialException
 
 from xsudo.sim.board import Board, Link
 from xsudo.sim.registry import board_for, parse_sim_url
-from xsudo.sim.wire import OutputQueue, byte_time
+from xsudo.sim.wire import InputWire, OutputQueue
 
 _MIN_WAIT = 1e-4
 
@@ -32,8 +32,7 @@ class Serial(SerialBase):
         self._board: Board | None = None
         self._link: Link | None = None
         self._out = OutputQueue()
-        self._byte_time = 0.0
-        self._input_free = 0.0
+        self._wire_in = InputWire()
         self._cancelled = False
         super().__init__(*args, **kwargs)
 
@@ -49,8 +48,7 @@ class Serial(SerialBase):
         self._board = board_for(name, options)
         self._link = Link(self._board)
         self._out = OutputQueue(options.baud)
-        self._byte_time = byte_time(options.baud)
-        self._input_free = 0.0
+        self._wire_in = InputWire(options.baud)
         self.is_open = True
 
     def close(self) -> None:
@@ -146,17 +144,16 @@ class Serial(SerialBase):
             raise TypeError(f"unicode strings are not supported, please encode to bytes: {data!r}")
         payload = bytes(data)
         with self._cond:
-            start = max(time.monotonic(), self._input_free)
-            self._input_free = start + len(payload) * self._byte_time
+            start = self._wire_in.send(len(payload), time.monotonic())
             for offset, chunk in self._link.receive(payload):
-                self._out.push(chunk, start + offset * self._byte_time)
+                self._out.push(chunk, self._wire_in.arrival(start, offset))
             self._cond.notify_all()
         return len(payload)
 
     def flush(self) -> None:
         """Wait until what was written has gone out on the (emulated) wire."""
         with self._cond:
-            while self.is_open and (remaining := self._input_free - time.monotonic()) > 0:
+            while self.is_open and (remaining := self._wire_in.free - time.monotonic()) > 0:
                 self._cond.wait(remaining)
 
     def reset_input_buffer(self) -> None:
