@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from xsudo.at.modem import Modem, ModemIdentity
+from xsudo.at.results import AtResponse
 from xsudo.audit.log import AuditLog
 from xsudo.audit.verify import verify_line
 from xsudo.command import AtCommand
@@ -37,6 +38,14 @@ def _fallback_reason(exc: ModemError) -> str | None:
     if exc.code == 513:
         return "the modem holds no public key in that slot (513)"
     return None
+
+
+@dataclass(frozen=True)
+class Protected:
+    """What a protected command returned, and how it was authenticated."""
+
+    response: AtResponse
+    plan: AuthPlan
 
 
 class XsudoRejected(OperationFailed):
@@ -90,18 +99,22 @@ class DeviceSession:
                 self.plan = plan_auth(self.auth, self.read_slot())
         return self.plan
 
-    def run_protected(self, command: AtCommand, *, tag: int, cred_type: int) -> AuthPlan:
-        """Send a protected command (write/delete) per the plan; return the plan used.
+    def run_protected(
+        self, command: AtCommand, *, tag: int, cred_type: int, timeout: float | None = None
+    ) -> Protected:
+        """Send a protected command (write, delete, keygen) per the plan.
+
+        Returns the modem's response and the plan that was used (it changes when ``auto``
+        falls back to plain).
 
         Raises :class:`AuthenticationRequired` when the firmware refuses a plain command
         with 514, :class:`XsudoRejected` on 520, and the channel's errors otherwise.
         """
         plan = self.ensure_plan()
         if plan.method == "plain":
-            self._send_plain(command)
-            return plan
+            return Protected(self._send_plain(command, timeout), plan)
         try:
-            self._send_signed(command, tag=tag, cred_type=cred_type)
+            response = self._send_signed(command, tag=tag, cred_type=cred_type, timeout=timeout)
         except ModemError as exc:
             if exc.code == 520:
                 raise self._rejected(command) from None
@@ -112,14 +125,13 @@ class DeviceSession:
                 raise AuthenticationRequired(
                     f"--auth required, but {fallback}", "upload the key, or use --auth auto"
                 ) from None
-            self.plan = AuthPlan("plain", f"auto: {fallback}; writing plain %CMNG")
-            self._send_plain(command)
-            return self.plan
-        return plan
+            self.plan = AuthPlan("plain", f"auto: {fallback}; sending plain AT{command.name}")
+            return Protected(self._send_plain(command, timeout), self.plan)
+        return Protected(response, plan)
 
-    def _send_plain(self, command: AtCommand) -> None:
+    def _send_plain(self, command: AtCommand, timeout: float | None) -> AtResponse:
         try:
-            self.modem.command(command)
+            return self.modem.command(command, timeout=timeout)
         except CmeError as exc:
             if exc.code == 514:
                 raise AuthenticationRequired(
@@ -130,7 +142,9 @@ class DeviceSession:
                 ) from None
             raise
 
-    def _send_signed(self, command: AtCommand, *, tag: int, cred_type: int) -> SignedCommand:
+    def _send_signed(
+        self, command: AtCommand, *, tag: int, cred_type: int, timeout: float | None
+    ) -> AtResponse:
         signer = self.auth.signer
         if signer is None:  # pragma: no cover - plan_auth never picks xsudo without a key
             raise BadInputError("no signing key")
@@ -149,8 +163,7 @@ class DeviceSession:
                 signed_sha256=signed.sha256,
                 result="signed",
             )
-        self.modem.send_line(signed.xsudo.render())
-        return signed
+        return self.modem.send_line(signed.xsudo.render(), timeout=timeout)
 
     def _rejected(self, command: AtCommand) -> XsudoRejected:
         """Diagnose a 520 offline: against the key the modem showed, else against ours."""

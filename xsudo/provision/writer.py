@@ -110,7 +110,7 @@ class CredentialWriter:
         action: Action = "replaced" if previous else "written"
         try:
             with offline(self.modem):
-                plan = self.session.run_protected(command, tag=tag, cred_type=cred_type)
+                plan = self.session.run_protected(command, tag=tag, cred_type=cred_type).plan
             listed = self.stored_sha(tag, cred_type)
             if listed != item.sha:
                 raise VerificationFailed(
@@ -136,7 +136,7 @@ class CredentialWriter:
         command = AtCommand.set("%CMNG", 3, tag, cred_type)
         try:
             with offline(self.modem):
-                plan = self.session.run_protected(command, tag=tag, cred_type=cred_type)
+                plan = self.session.run_protected(command, tag=tag, cred_type=cred_type).plan
             if self._listed(tag, cred_type):
                 raise VerificationFailed(
                     f"after the delete the modem still lists tag {tag} type "
