@@ -98,6 +98,14 @@ def has_literal_newline_escape(body: bytes) -> bool:
     return False
 
 
+def command_name(line: bytes) -> str:
+    """The command name of an AT line or body: ``AT%CMNG=1`` and ``%CMNG=1`` -> ``"%CMNG"``;
+    a bare ``AT`` -> ``"AT"``."""
+    body = line[2:] if line[:2].upper() == b"AT" else line
+    end = min((i for i in (body.find(c) for c in (b"=", b"?", b";")) if i >= 0), default=None)
+    return body[:end].strip().decode("ascii", "replace").upper() or "AT"
+
+
 def check_line_length(line: bytes, *, what: str = "command") -> None:
     """Refuse a whole AT line (``AT`` included, terminator excluded) over 4095 bytes."""
     if len(line) > MAX_LINE_BYTES:

@@ -11,7 +11,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from xsudo.command import XsudoLine, build_xsudo_line, check_body
+from xsudo.command import XsudoLine, build_xsudo_line, check_body, command_name
 from xsudo.crypto import PublicKey, fingerprint, verify_digest
 from xsudo.encoding import Encoding, b64encode, encode, encode_der, encode_raw
 from xsudo.errors import SignatureInvalid
@@ -66,6 +66,18 @@ class SignedCommand:
     @property
     def signature_raw(self) -> bytes:
         return encode_raw(self.r, self.s)
+
+    def audit_fields(self) -> dict[str, str | int | None]:
+        """What the audit log records for this signature (metadata only, never content)."""
+        return {
+            "key_name": self.key_name,
+            "key_fingerprint": self.key_fingerprint,
+            "command": command_name(self.body),
+            "data_len": self.xsudo.data_len,
+            "signed_sha256": self.sha256,
+            "encoding": self.encoding,
+            "slot": self.xsudo.slot,
+        }
 
     def to_json(self) -> dict[str, Any]:
         """The ``xsudo sign --json`` object."""

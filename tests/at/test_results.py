@@ -9,12 +9,12 @@ from xsudo.at.results import (
     SignedCommandError,
     classify,
     clean_line,
-    command_name,
     expected_prefixes,
     modem_error,
     parse_final,
     xsudo_inner,
 )
+from xsudo.command import command_name
 from xsudo.errors import CmeCode, CmeError, ModemError
 
 

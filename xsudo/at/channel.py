@@ -40,7 +40,7 @@ from types import TracebackType
 
 import serial
 
-from xsudo.command import AtCommand, check_command_text, check_line_length
+from xsudo.command import AtCommand, check_command_text, check_line_length, command_name
 from xsudo.errors import (
     BadInputError,
     CommandTextError,
@@ -56,7 +56,6 @@ from .results import (
     LineKind,
     classify,
     clean_line,
-    command_name,
     expected_prefixes,
     modem_error,
     parse_final,

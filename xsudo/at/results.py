@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass, field
 from enum import Enum
 
+from xsudo.command import command_name
 from xsudo.errors import CmeError, ModemError, describe_code
 
 from .framing import strip_leading_junk
@@ -63,7 +64,6 @@ _LOG = re.compile(
 )
 _BANNERS = (b"*** Booting ", b"#XBOOT")
 _ANSI = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]")
-_NAME_END = re.compile(rb"[=?;]")
 
 
 class LineKind(Enum):
@@ -193,14 +193,6 @@ def classify(line: bytes, expected: tuple[bytes, ...]) -> LineKind:
     if urc_prefix(line, expected) is not None:
         return LineKind.URC
     return LineKind.INFO
-
-
-def command_name(line: bytes) -> str:
-    """The command name of an AT line: ``AT%CMNG=1`` -> ``"%CMNG"``; bare ``AT`` -> ``"AT"``."""
-    body = line[2:] if line[:2].upper() == b"AT" else line
-    match = _NAME_END.search(body)
-    name = body[: match.start()] if match else body
-    return name.strip().decode("ascii", "replace").upper() or "AT"
 
 
 def xsudo_inner(line: bytes) -> bytes | None:

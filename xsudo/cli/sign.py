@@ -6,7 +6,6 @@ from pathlib import Path
 
 import click
 
-from xsudo.at.results import command_name
 from xsudo.audit.log import AuditLog
 from xsudo.cli.context import app_context
 from xsudo.cli.keyopts import key_store, passphrase_file_option
@@ -91,15 +90,7 @@ def sign(
     signer = key_store(passphrase_file).signer(key_name)
     signed = sign_command(payload, signer, encoding=encoding, slot=slot)
     AuditLog.in_home(app_context().ensure_home()).append(
-        "sign",
-        key_name=signed.key_name,
-        key_fingerprint=signed.key_fingerprint,
-        command=command_name(payload),
-        data_len=signed.xsudo.data_len,
-        signed_sha256=signed.sha256,
-        encoding=encoding,
-        slot=slot,
-        result="signed",
+        "sign", **signed.audit_fields(), result="signed"
     )
     if as_json:
         emit_json(signed.to_json())

@@ -19,7 +19,7 @@ from xsudo.errors import BadInputError, ModemError, OperationFailed
 from xsudo.provision.offline import offline
 from xsudo.provision.policy import AuthenticationRequired, AuthSettings, is_plain_error
 from xsudo.provision.session import DeviceSession
-from xsudo.signing import Signer, sign_command
+from xsudo.signing import Signer
 
 SLOTS = range(10)
 PUBLIC_KEY_TYPE = 5
@@ -177,18 +177,7 @@ def probe_auth(session: DeviceSession) -> ProbeResult:
     signer, slot = session.auth.signer, session.auth.slot_number
     if signer is None:
         return ProbeResult(False, "not checked: give --key NAME to test a signed command")
-    signed = sign_command(PROBE_COMMAND.body(), signer, slot=session.auth.slot)
-    if session.audit is not None:
-        session.audit.append(
-            "sign",
-            key_fingerprint=signed.key_fingerprint,
-            key_name=signer.name,
-            device_imei=session.imei,
-            command="+CGSN",
-            data_len=signed.xsudo.data_len,
-            signed_sha256=signed.sha256,
-            result="probe",
-        )
+    signed = session.sign(PROBE_COMMAND, result="probe")
     try:
         session.modem.send_line(signed.xsudo.render())
     except ModemError as exc:

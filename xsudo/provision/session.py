@@ -145,25 +145,33 @@ class DeviceSession:
     def _send_signed(
         self, command: AtCommand, *, tag: int, cred_type: int, timeout: float | None
     ) -> AtResponse:
+        signed = self.sign(command, tag=tag, cred_type=cred_type)
+        return self.modem.send_line(signed.xsudo.render(), timeout=timeout)
+
+    def sign(
+        self,
+        command: AtCommand,
+        *,
+        tag: int | None = None,
+        cred_type: int | None = None,
+        result: str = "signed",
+    ) -> SignedCommand:
+        """Sign ``command`` with the session's key and slot, and record it in the audit log."""
         signer = self.auth.signer
-        if signer is None:  # pragma: no cover - plan_auth never picks xsudo without a key
-            raise BadInputError("no signing key")
+        if signer is None:
+            raise BadInputError("no signing key", "give --key NAME")
         signed = sign_command(command.body(), signer, slot=self.auth.slot)
         self.last_signed = signed
         if self.audit is not None:
             self.audit.append(
                 "sign",
-                key_fingerprint=signed.key_fingerprint,
-                key_name=signed.key_name,
+                **signed.audit_fields(),
                 device_imei=self.imei,
-                command=command.name,
                 tag=tag,
                 type=cred_type,
-                data_len=signed.xsudo.data_len,
-                signed_sha256=signed.sha256,
-                result="signed",
+                result=result,
             )
-        return self.modem.send_line(signed.xsudo.render(), timeout=timeout)
+        return signed
 
     def _rejected(self, command: AtCommand) -> XsudoRejected:
         """Diagnose a 520 offline: against the key the modem showed, else against ours."""
