@@ -322,3 +322,49 @@ def test_literal_newlines_and_crlf_are_repaired_and_said(
     assert result.code == 0
     assert "repaired pasted.pem" in result.err
     assert snapshot(server)[(7, 0)] == pem.encode()
+
+
+def test_dry_run_redacts_private_keys_psks_and_passwords(
+    xsudo: Run, board: Board, tmp_path: Path
+) -> None:
+    server = board()
+    _cert, key_file, _other = _client_pair(tmp_path)
+    handled = server.board.commands_handled
+    key_text = key_file.read_text()
+    shown = xsudo(
+        "cred",
+        "write",
+        "--port",
+        server.path,
+        "--tag",
+        "5",
+        "--type",
+        "client-key",
+        "--dry-run",
+        str(key_file),
+    )
+    assert shown.code == 0
+    body_line = key_text.strip().splitlines()[1]
+    assert body_line not in shown.out + shown.err
+    assert "<client-key:" in shown.out and "redacted>" in shown.out
+    psk = tmp_path / "psk.txt"
+    psk.write_text("00112233445566778899aabbccddeeff\n")
+    shown_psk = xsudo(
+        "cred", "write", "--port", server.path, "--tag", "5", "--type", "psk", "--dry-run", str(psk)
+    )
+    assert shown_psk.code == 0
+    assert "00112233445566778899" not in shown_psk.out + shown_psk.err
+    assert server.board.commands_handled == handled
+    written = xsudo(
+        "cred",
+        "write",
+        "--port",
+        server.path,
+        "--tag",
+        "5",
+        "--type",
+        "client-key",
+        "--json",
+        str(key_file),
+    )
+    assert written.code == 0 and body_line not in written.out + written.err
