@@ -78,7 +78,9 @@ def test_keygen_csr_is_valid_and_signed_by_the_stored_key(tmp_path: Path) -> Non
         text=True,
         check=False,
     )
-    assert result.returncode == 0, result.stderr
+    # OpenSSL 3.0 exits 0 even when the self-signature fails; the verdict line is the check.
+    verdict = result.stdout + result.stderr
+    assert "verify OK" in verdict and "failure" not in verdict, verdict
     payload = cose_payload(cose, modem)
     assert payload[0] == 9
     assert str(__import__("uuid").UUID(bytes=payload[1])).encode() == device_uuid(modem)

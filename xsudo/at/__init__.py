@@ -1,22 +1,29 @@
 """The AT layer: open a port (:mod:`.transport`), split what the device sends into lines
-(:mod:`.framing`), run one command at a time to its final result code (:mod:`.channel`), and
+(:mod:`.framing`), run one command at a time to its final result code (:mod:`.channel`),
+raw or through the Zephyr shell's ``at`` command (:mod:`.cmdtype`, :mod:`.shell`), and
 typed nRF91 operations on top (:mod:`.modem`). Nothing here knows about cryptography."""
 
 from .channel import DEFAULT_TERMINATOR, DEFAULT_TIMEOUT, AtChannel
+from .cmdtype import CMD_TYPE_ENV, CMD_TYPES, CmdType, resolve_cmd_type
 from .framing import FramingOverflow, LineSplitter
 from .modem import CredentialContent, CredentialEntry, Modem, ModemIdentity, family_of
 from .parse import ResponseFormatError
 from .results import URC_PREFIXES, AtResponse, FinalResult, SignedCommandError
+from .shell import DEFAULT_SHELL_BUFFER, ShellCommandError, shell_encode, shell_line
 from .transport import DEFAULT_BAUD, PORT_ENV, open_port, port_error, resolve_port
 
 __all__ = [
+    "CMD_TYPES",
+    "CMD_TYPE_ENV",
     "DEFAULT_BAUD",
+    "DEFAULT_SHELL_BUFFER",
     "DEFAULT_TERMINATOR",
     "DEFAULT_TIMEOUT",
     "PORT_ENV",
     "URC_PREFIXES",
     "AtChannel",
     "AtResponse",
+    "CmdType",
     "CredentialContent",
     "CredentialEntry",
     "FinalResult",
@@ -25,9 +32,13 @@ __all__ = [
     "Modem",
     "ModemIdentity",
     "ResponseFormatError",
+    "ShellCommandError",
     "SignedCommandError",
     "family_of",
     "open_port",
     "port_error",
+    "resolve_cmd_type",
     "resolve_port",
+    "shell_encode",
+    "shell_line",
 ]

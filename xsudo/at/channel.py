@@ -8,7 +8,8 @@ Contract of :class:`AtChannel`:
   quotes, balanced quotes, ``AT`` prefix, at most 4095 bytes) before anything is written;
   a violation raises :class:`~xsudo.errors.CommandTextError` and nothing reaches the device.
 * **Sent exactly.** The line's bytes, then the terminator (default CRLF, see
-  :data:`DEFAULT_TERMINATOR`). Nothing is re-rendered.
+  :data:`DEFAULT_TERMINATOR`). Nothing is re-rendered. In shell mode the line travels as
+  ``at '<escaped line>'``, which the shell decodes back to exactly the line's bytes.
 * **Deadlines, not sleeps.** Every command has a deadline (``timeout`` seconds, per call or
   per channel) measured with ``time.monotonic()``; reads block in the port until then.
 * **Tolerant reading.** Echo on or off, CR/LF/CRLF endings, blank lines, responses split at
@@ -22,6 +23,10 @@ Contract of :class:`AtChannel`:
   nothing is sent); :class:`~xsudo.errors.DeviceDisconnected` when the port goes away (the
   channel stays unusable); :class:`~xsudo.at.framing.FramingOverflow` when the device sends
   an over-long line or response.
+* **AT or shell.** ``cmd_type`` ``"at"`` sends lines raw; ``"shell"`` sends them through the
+  Zephyr shell's ``at`` command (:mod:`xsudo.at.shell`: escaping, prompt, echo, ANSI codes);
+  ``"auto"`` sends the probe ``AT`` before the first command and keeps the verdict for the
+  life of the channel (:mod:`xsudo.at.cmdtype`). Responses read the same in both modes.
 * **Resync.** After a timeout, reset or overflow the channel is *dirty*: before the next
   command it sends a read-only sync probe (``AT+CMEE?`` or ``AT+CFUN?``, alternating, never
   the stale command itself), repeated every :data:`PROBE_INTERVAL` seconds in case one is
@@ -49,6 +54,15 @@ from xsudo.errors import (
     DeviceTimeout,
 )
 
+from .cmdtype import (
+    DETECT_PROBE,
+    CmdType,
+    Echo,
+    Framing,
+    framing_for,
+    probe_verdict,
+    resolve_cmd_type,
+)
 from .framing import MAX_RESPONSE_BYTES, FramingOverflow, LineSplitter
 from .results import (
     AtResponse,
@@ -57,9 +71,11 @@ from .results import (
     classify,
     clean_line,
     expected_prefixes,
+    is_garbage,
     modem_error,
     parse_final,
 )
+from .shell import DEFAULT_SHELL_BUFFER, ShellFraming, is_prompt
 from .transport import DEFAULT_BAUD, PortIO, open_port
 
 DEFAULT_TIMEOUT = 10.0
@@ -87,13 +103,17 @@ QUIET_WINDOW = 0.05
 QUEUE_LIMIT = 1000
 """Most URCs, log lines and stray lines kept; the oldest are dropped past this."""
 
+DETECT_TIMEOUT = 3.0
+"""Longest auto-detection (at most; a responsive board answers in milliseconds). The probe
+is repeated every :data:`PROBE_INTERVAL` in case at_host dropped it."""
+
 
 @dataclass
 class _Exchange:
     line: bytes
     name: str | None
     expected: tuple[bytes, ...]
-    echo_pending: bool = True
+    echo: Echo
     info: list[bytes] = field(default_factory=list)
     urcs: list[bytes] = field(default_factory=list)
     received: int = 0
@@ -108,6 +128,8 @@ class AtChannel:
         *,
         timeout: float = DEFAULT_TIMEOUT,
         terminator: bytes = DEFAULT_TERMINATOR,
+        cmd_type: str = "at",
+        shell_buffer: int = DEFAULT_SHELL_BUFFER,
     ) -> None:
         if terminator not in TERMINATORS:
             raise CommandTextError(
@@ -115,6 +137,11 @@ class AtChannel:
             )
         if not timeout > 0:
             raise BadInputError(f"timeout {timeout!r} is not a positive number of seconds")
+        kind = resolve_cmd_type(cmd_type)
+        if shell_buffer < 16:
+            raise BadInputError(f"shell buffer size {shell_buffer} is too small")
+        self.shell_buffer = shell_buffer
+        self._framing: Framing | None = None if kind == "auto" else framing_for(kind, shell_buffer)
         self._io = PortIO(serial_port)
         self.timeout = timeout
         self.terminator = terminator
@@ -142,18 +169,54 @@ class AtChannel:
         rtscts: bool = False,
         terminator: bytes = DEFAULT_TERMINATOR,
         sync: bool = True,
+        cmd_type: str | None = None,
+        shell_buffer: int = DEFAULT_SHELL_BUFFER,
     ) -> AtChannel:
         """Open ``port`` (or ``$XSUDO_PORT``) and return a channel over it.
 
         With ``sync`` (the default) the first command is preceded by a sync probe, so a late
-        response left over from an earlier program cannot complete it. Raises
-        :class:`~xsudo.errors.PortError` or :class:`~xsudo.errors.BadInputError`.
+        response left over from an earlier program cannot complete it. ``cmd_type`` is
+        ``"at"``, ``"shell"`` or ``"auto"``; ``None`` means ``$XSUDO_CMD_TYPE``, else
+        ``"at"``. Raises :class:`~xsudo.errors.PortError` or
+        :class:`~xsudo.errors.BadInputError`.
         """
-        channel = cls(
-            open_port(port, baud=baud, rtscts=rtscts), timeout=timeout, terminator=terminator
-        )
+        kind = resolve_cmd_type(cmd_type)
+        serial_port = open_port(port, baud=baud, rtscts=rtscts)
+        try:
+            channel = cls(
+                serial_port,
+                timeout=timeout,
+                terminator=terminator,
+                cmd_type=kind,
+                shell_buffer=shell_buffer,
+            )
+        except BaseException:
+            serial_port.close()
+            raise
         channel._dirty = sync
         return channel
+
+    @property
+    def cmd_type(self) -> CmdType | None:
+        """``"at"`` or ``"shell"``; ``None`` while ``auto`` has not yet detected it."""
+        if self._framing is None:
+            return None
+        return "shell" if self._framing.name == "shell" else "at"
+
+    def detect(self, *, timeout: float | None = None) -> CmdType:
+        """Detect (once) whether the device takes raw AT lines or shell ``at`` commands.
+
+        Raises :class:`~xsudo.errors.DeviceTimeout` when nothing recognisable answers.
+        """
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        with self._lock:
+            self._ensure_usable()
+            try:
+                framing = self._ensure_framing(deadline)
+            except DeviceDisconnected as exc:
+                self._broken = exc
+                raise
+        return "shell" if framing.name == "shell" else "at"
 
     @property
     def port_name(self) -> str:
@@ -261,12 +324,71 @@ class AtChannel:
                 "settings such as AT+CFUN and AT+CMEE are back to their defaults; "
                 "retry the operation",
             )
+        framing = self._ensure_framing(deadline)
+        wire = framing.wire(line)
         if self._dirty:
             self._resync(deadline)
-        self._io.write(line + self.terminator, deadline)
+        self._io.write(wire + self.terminator, deadline)
         self._sent_any = True
-        exchange = _Exchange(line, name, expected_prefixes(line))
+        exchange = _Exchange(line, name, expected_prefixes(line), framing.echo(wire))
         return self._await_final(exchange, deadline, check)
+
+    def _ensure_framing(self, deadline: float) -> Framing:
+        if self._framing is None:
+            self._framing = self._detect(min(deadline, time.monotonic() + DETECT_TIMEOUT))
+            self._dirty = True  # a late answer to a repeated probe must not reach a command
+        return self._framing
+
+    def _detect(self, deadline: float) -> Framing:
+        """Send :data:`DETECT_PROBE` (again every :data:`PROBE_INTERVAL`) until an answer
+        tells AT mode from shell mode (:func:`~xsudo.at.cmdtype.probe_verdict`)."""
+        shell = ShellFraming(self.shell_buffer)
+        garbage = False
+        next_probe = time.monotonic()
+        while True:
+            now = time.monotonic()
+            if now >= deadline:
+                raise self._no_answer(garbage)
+            if now >= next_probe:
+                self._io.write(DETECT_PROBE + self.terminator, deadline)
+                next_probe = now + PROBE_INTERVAL
+            lines = self._splitter.pop_lines()
+            for index, raw in enumerate(lines):
+                line = clean_line(raw)
+                if line == DETECT_PROBE:  # its echo
+                    continue
+                verdict = probe_verdict(line)
+                if verdict is not None:
+                    return self._detected(
+                        shell if verdict == "shell" else framing_for("at"), lines[index + 1 :]
+                    )
+                garbage = garbage or is_garbage(raw)
+                self._absorb_lines([raw])
+            if is_prompt(clean_line(self._splitter.partial)):
+                return self._detected(shell, [])
+            data = self._io.read_some(min(deadline, next_probe))
+            if data:
+                self._splitter.feed(shell.filter(data))
+
+    def _detected(self, framing: Framing, rest: list[bytes]) -> Framing:
+        """Adopt ``framing``; the lines that came with the verdict are kept aside."""
+        self._framing = framing
+        self._absorb_lines(rest)
+        return framing
+
+    def _no_answer(self, garbage: bool) -> DeviceTimeout:
+        if garbage:
+            return DeviceTimeout(
+                f"the device on {self.port_name} answered AT with unreadable bytes",
+                "the baud rate is probably wrong (nRF91 samples use 115200; see --baud)",
+            )
+        return DeviceTimeout(
+            f"no answer to AT from {self.port_name}",
+            "check that this is the modem's AT port (xsudo ports) and that its firmware "
+            "takes AT commands: at_client (AT host) and serial_modem (SLM) answer raw AT "
+            "(--cmd-type at), shell-based firmware with CONFIG_AT_SHELL takes 'at <command>' "
+            "(--cmd-type shell); also check --baud",
+        )
 
     def _await_final(self, exchange: _Exchange, deadline: float, check: bool) -> AtResponse:
         while True:
@@ -290,15 +412,18 @@ class AtChannel:
                     f"{MAX_RESPONSE_BYTES} bytes without a final result code",
                     "check that the port is the modem's AT interface",
                 )
-            self._splitter.feed(data)
+            self._feed(data)
 
     def _take_line(self, exchange: _Exchange, line: bytes, rest: list[bytes]) -> FinalResult | None:
         """Handle one line of a response; ``rest`` are the lines after it in this batch."""
         if not line:
             return None
-        if exchange.echo_pending and _is_echo(line, exchange.line):
-            exchange.echo_pending = False
+        if exchange.echo.take(line):
             return None
+        failure = self._framing.failure(line, self.port_name) if self._framing else None
+        if failure is not None:
+            self._absorb_lines(rest)
+            raise failure
         kind = classify(line, exchange.expected)
         if kind is LineKind.FINAL:
             return parse_final(line)
@@ -322,6 +447,8 @@ class AtChannel:
         line = clean_line(raw)
         if not line and raw.strip():
             self._strays.append(raw)
+        if line and self._framing is not None:
+            line = self._framing.clean(line)
         return line
 
     def _keep(self, kind: LineKind, line: bytes, info: list[bytes] | None) -> None:
@@ -350,8 +477,14 @@ class AtChannel:
         """Take in what arrived between commands (see :meth:`_absorb_lines`)."""
         data = self._io.read_available()
         if data:
-            self._splitter.feed(data)
+            self._feed(data)
         self._absorb_lines(self._splitter.pop_lines())
+
+    def _feed(self, data: bytes) -> None:
+        """Received bytes into the line splitter (through the framing's filter)."""
+        if self._framing is not None:
+            data = self._framing.filter(data)
+        self._splitter.feed(data)
 
     def _absorb_lines(self, lines: list[bytes]) -> None:
         """Keep lines that belong to no command: URCs queued, logs kept, the rest strays.
@@ -385,40 +518,61 @@ class AtChannel:
         reported as :class:`DeviceReset` once the channel is back in step (the command that
         was to follow is not sent).
         """
+        framing = self._ensure_framing(deadline)
         probe_line = b""
         marker = b""
+        echo: Echo = framing.echo(b"")
         seen_marker = False
+        refused = False
         next_probe = time.monotonic()
         while True:
             now = time.monotonic()
             if now >= deadline:
-                raise DeviceTimeout(
-                    f"the device on {self.port_name} did not answer a sync probe "
-                    f"({probe_line.decode('ascii')}) after an interrupted command",
-                    "check that the device is running and the port is its AT interface",
-                )
+                raise self._sync_timeout(framing, probe_line, refused)
             if now >= next_probe and not seen_marker:
                 probe = self._next_probe()
                 probe_line, marker = probe.line(), probe.name.encode("ascii") + b":"
-                self._io.write(probe_line + self.terminator, deadline)
+                wire = framing.wire(probe_line)
+                echo = framing.echo(wire)
+                self._io.write(wire + self.terminator, deadline)
                 next_probe = now + PROBE_INTERVAL
             lines = self._splitter.pop_lines()
             for index, raw in enumerate(lines):
                 line = self._clean(raw)
-                if not line or _is_echo(line, probe_line):
+                if not line or echo.take(line):
                     continue
+                failure = framing.failure(line, self.port_name)
+                if failure is not None:
+                    self._absorb_lines(lines[index + 1 :])
+                    raise failure
                 if line.upper().startswith(marker):
                     seen_marker = True
                     continue
-                if seen_marker and parse_final(line) is not None:
+                final = parse_final(line)
+                if seen_marker and final is not None:
                     self._absorb_lines(lines[index + 1 :])
                     self._drain_quiet(deadline)
                     self._back_in_step()
                     return
+                refused = refused or (final is not None and not final.ok)
                 self._absorb_lines([line])
             data = self._io.read_some(min(deadline, next_probe) if not seen_marker else deadline)
             if data:
-                self._splitter.feed(data)
+                self._feed(data)
+
+    def _sync_timeout(self, framing: Framing, probe_line: bytes, refused: bool) -> DeviceTimeout:
+        shown = probe_line.decode("ascii")
+        if refused and framing.name == "shell":
+            return DeviceTimeout(
+                f"the device on {self.port_name} answered ERROR to the shell line "
+                f"at '{shown}': it looks like a raw AT interface (at_client, serial_modem)",
+                "use --cmd-type at (or auto)",
+            )
+        return DeviceTimeout(
+            f"the device on {self.port_name} did not answer a sync probe ({shown})",
+            "check that the device is running and the port is its AT interface "
+            "(and --cmd-type: shell firmware takes 'at <command>', at_client raw AT)",
+        )
 
     def _back_in_step(self) -> None:
         self._dirty = False
@@ -439,14 +593,15 @@ class AtChannel:
             data = self._io.read_some(min(deadline, time.monotonic() + QUIET_WINDOW))
             if not data:
                 break
-            self._splitter.feed(data)
+            self._feed(data)
             self._absorb_lines(self._splitter.pop_lines())
 
     def _timeout(self, line: bytes) -> DeviceTimeout:
         return DeviceTimeout(
             f"no final result code for {command_name(line)} from {self.port_name} in time",
             "check that the port is the modem's AT interface (AT host or Serial Modem "
-            "firmware) and the baud rate; give a longer timeout for large writes",
+            "firmware answer raw AT; AT shell firmware needs --cmd-type shell) and the baud "
+            "rate; give a longer timeout for large writes",
         )
 
 
@@ -462,14 +617,6 @@ def _command_line(cmd: AtCommand | bytes | str) -> tuple[bytes, str | None]:
         )
     check_line_length(line)
     return line, None
-
-
-def _is_echo(line: bytes, sent: bytes) -> bool:
-    return _no_breaks(line) == _no_breaks(sent)
-
-
-def _no_breaks(data: bytes) -> bytes:
-    return data.replace(b"\r", b"").replace(b"\n", b"").strip()
 
 
 def _show(data: bytes) -> str:

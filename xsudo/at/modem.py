@@ -35,6 +35,7 @@ from .parse import (
     parse_text_value,
 )
 from .results import AtResponse
+from .shell import DEFAULT_SHELL_BUFFER
 from .transport import DEFAULT_BAUD
 
 MAX_SEC_TAG = 4294967295
@@ -127,10 +128,22 @@ class Modem:
         rtscts: bool = False,
         terminator: bytes = DEFAULT_TERMINATOR,
         numeric_errors: bool = True,
+        cmd_type: str | None = None,
+        shell_buffer: int = DEFAULT_SHELL_BUFFER,
     ) -> Modem:
-        """Open the port, sync, and (by default) turn on numeric error codes."""
+        """Open the port, sync, and (by default) turn on numeric error codes.
+
+        ``cmd_type`` (``"at"``, ``"shell"``, ``"auto"``; ``None``: ``$XSUDO_CMD_TYPE``, else
+        ``"at"``) and ``shell_buffer`` are passed to :meth:`AtChannel.open`.
+        """
         channel = AtChannel.open(
-            port, baud=baud, timeout=timeout, rtscts=rtscts, terminator=terminator
+            port,
+            baud=baud,
+            timeout=timeout,
+            rtscts=rtscts,
+            terminator=terminator,
+            cmd_type=cmd_type,
+            shell_buffer=shell_buffer,
         )
         modem = cls(channel)
         if numeric_errors:

@@ -5,9 +5,10 @@ Contract:
 * :func:`open_port` opens anything ``serial.serial_for_url`` takes: device paths
   (``/dev/ttyACM0``, ``COM3``), ``socket://``, ``rfc2217://``, ``loop://`` and ``sim://``
   (the simulator's handler is registered first when ``xsudo.sim`` is importable). The port
-  comes from the argument, else ``$XSUDO_PORT``. Open failures become a
-  :class:`~xsudo.errors.PortError` that says whether the port is missing, busy or not
-  permitted, and what to do.
+  comes from the argument, else ``$XSUDO_PORT``; ``auto`` means the AT port of the one
+  nRF91 kit connected (:mod:`xsudo.ports`). Open failures become a
+  :class:`~xsudo.errors.PortError` that says whether the port is missing, busy (naming the
+  program that holds it, where /proc tells) or not permitted, and what to do.
 * :class:`PortIO` never sleeps waiting for data: it blocks inside ``serial.read`` with the
   time left before a ``time.monotonic()`` deadline. Any ``SerialException``/``OSError`` while
   reading or writing becomes :class:`~xsudo.errors.DeviceDisconnected`; a write that cannot
@@ -41,14 +42,26 @@ _DENIED = {errno.EACCES, errno.EPERM}
 _MAX_AVAILABLE = 64 * 1024
 
 
+AUTO_PORT = "auto"
+"""The port name that means: the AT port of the one nRF91 kit connected (:mod:`xsudo.ports`)."""
+
+
 def resolve_port(port: str | None) -> str:
-    """The port to use: ``port`` if given, else ``$XSUDO_PORT``; neither is bad usage."""
+    """The port to use: ``port`` if given, else ``$XSUDO_PORT``; neither is bad usage.
+
+    ``auto`` is replaced by the AT port of the one nRF91 development kit connected; none
+    raises :class:`PortError`, several :class:`BadInputError` (both name what was found).
+    """
     chosen = port or os.environ.get(PORT_ENV, "").strip()
     if not chosen:
         raise BadInputError(
             "no serial port given",
             f"pass --port (a device path or URL) or set {PORT_ENV}; list ports with xsudo ports",
         )
+    if chosen.lower() == AUTO_PORT:
+        from xsudo.ports import auto_port
+
+        return auto_port()
     return chosen
 
 
@@ -101,13 +114,53 @@ def port_error(name: str, exc: BaseException) -> PortError:
             "check the path or URL and that the board is connected; list ports with xsudo ports",
         )
     if kind == "busy":
+        holders = port_holders(name)
+        who = ", ".join(holders) if holders else "another program"
         return PortError(
-            f"port {name} is busy (another program has it open)",
+            f"port {name} is busy ({who} has it open)",
             "close the other program (terminal, nRF Connect, ModemManager) and retry",
         )
     if kind == "denied":
         return PortError(f"permission denied opening {name}", _permission_hint())
     return PortError(f"cannot open port {name}: {detail}", "check the port and retry")
+
+
+def port_holders(path: str) -> list[str]:
+    """Programs that have the device ``path`` open, as ``name (pid N)``, read from /proc.
+
+    Linux only; empty where it cannot be told (other systems, URLs, processes of other
+    users whose descriptors cannot be read).
+    """
+    if not sys.platform.startswith("linux") or "://" in path or not os.path.isdir("/proc"):
+        return []
+    target = os.path.realpath(path)
+    holders: list[str] = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit() and _has_open(entry.path, target):
+            holders.append(_process_label(entry.path, int(entry.name)))
+    return holders
+
+
+def _has_open(process_dir: str, target: str) -> bool:
+    fd_dir = os.path.join(process_dir, "fd")
+    try:
+        descriptors = os.listdir(fd_dir)
+    except OSError:
+        return False
+    for fd in descriptors:
+        with contextlib.suppress(OSError):
+            if os.readlink(os.path.join(fd_dir, fd)) == target:
+                return True
+    return False
+
+
+def _process_label(process_dir: str, pid: int) -> str:
+    try:
+        with open(os.path.join(process_dir, "comm"), encoding="utf-8", errors="replace") as f:
+            name = f.read().strip() or "?"
+    except OSError:
+        name = "?"
+    return f"{name} (pid {pid}, this program)" if pid == os.getpid() else f"{name} (pid {pid})"
 
 
 def _permission_hint() -> str:

@@ -27,22 +27,31 @@ def cli(ctx: click.Context, home: Path | None) -> None:
 
 
 # Command registration: one line per command module.
+from xsudo.cli.attest import attest  # noqa: E402
 from xsudo.cli.audit import audit  # noqa: E402
+from xsudo.cli.ca import ca  # noqa: E402
 from xsudo.cli.cred import cred  # noqa: E402
 from xsudo.cli.demo import demo  # noqa: E402
 from xsudo.cli.device import device  # noqa: E402
 from xsudo.cli.key import key  # noqa: E402
+from xsudo.cli.keygen import issue, keygen  # noqa: E402
+from xsudo.cli.ports import ports  # noqa: E402
 from xsudo.cli.provision import provision  # noqa: E402
 from xsudo.cli.sign import sign  # noqa: E402
 from xsudo.cli.sim import sim  # noqa: E402
 from xsudo.cli.verify import verify  # noqa: E402
 
 cli.add_command(audit)
+cli.add_command(ca)
 cli.add_command(cred)
 cli.add_command(demo)
 cli.add_command(device)
 cli.add_command(key)
+cli.add_command(ports)
 cli.add_command(provision)
 cli.add_command(sign)
 cli.add_command(verify)
 cli.add_command(sim)
+cred.add_command(keygen)
+cred.add_command(issue)
+device.add_command(attest)

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import click
 from rich.table import Table
 
+from xsudo.at.modem import CredentialEntry
 from xsudo.cli.deviceopts import (
     auth_options,
     auth_settings,
@@ -32,7 +33,7 @@ from xsudo.content import (
     redacted,
     reserved_tag_name,
 )
-from xsudo.errors import BadInputError
+from xsudo.errors import BadInputError, DeviceError, XsudoError
 from xsudo.provision.policy import AuthMode, AuthSettings
 from xsudo.provision.writer import CredentialWriter, CredResult
 from xsudo.signing import sign_command
@@ -237,8 +238,15 @@ def write(
 @cred.command()
 @port_options
 @auth_options
-@tag_option()
-@_type_option()
+@tag_option(required=False)
+@_type_option(required=False)
+@click.option(
+    "--all",
+    "delete_all",
+    is_flag=True,
+    help="Delete every credential (under --tag, if given), except the modem's reserved "
+    "entries and the %XPMNG public keys (type 5 on tags 0-9).",
+)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--json", "as_json", is_flag=True)
 @passphrase_file_option
@@ -249,13 +257,25 @@ def delete(
     auth: AuthMode,
     key_name: str | None,
     slot: int | None,
-    tag: int,
-    cred_type: str,
+    tag: int | None,
+    cred_type: str | None,
+    delete_all: bool,
     yes: bool,
     as_json: bool,
     passphrase_file: Path | None,
 ) -> None:
-    """Delete one credential (asks on a terminal unless --yes)."""
+    """Delete one credential (--tag and --type), or all of them (--all [--tag T]).
+
+    Asks on a terminal unless --yes. --all never deletes the modem's reserved entries or
+    an %XPMNG public key; delete such a key by name (--tag N --type public-key).
+    """
+    if delete_all:
+        _delete_all(
+            port, baud, timeout, auth, key_name, slot, tag, cred_type, yes, as_json, passphrase_file
+        )
+        return
+    if tag is None or cred_type is None:
+        raise BadInputError("delete needs --tag and --type", "or --all to delete every credential")
     kind = parse_cred_type(cred_type, writable_only=False)
     if not yes:
         if not sys.stdin.isatty():
@@ -267,6 +287,96 @@ def delete(
     if result.action == "absent":
         warn(f"nothing stored at tag {tag} {cred_type_label(kind)}; nothing deleted")
     _show_result(result, as_json)
+
+
+XPMNG_KEY_TYPE = 5
+XPMNG_SLOTS = range(10)
+
+
+def _kept_reason(entry: CredentialEntry) -> str | None:
+    """Why ``delete --all`` leaves ``entry`` alone, or ``None`` when it deletes it."""
+    if entry.reserved:
+        return f"reserved ({reserved_tag_name(entry.tag)})"
+    if entry.type == XPMNG_KEY_TYPE and entry.tag in XPMNG_SLOTS:
+        return "the %XSUDO public key of slot " + str(entry.tag) + " (delete it by name)"
+    return None
+
+
+def _entry_json(entry: CredentialEntry, **extra: Any) -> dict[str, Any]:
+    return {"tag": entry.tag, "type": cred_type_label(entry.type), "type_id": entry.type, **extra}
+
+
+def _delete_all(
+    port: str | None,
+    baud: int,
+    timeout: float,
+    auth: AuthMode,
+    key_name: str | None,
+    slot: int | None,
+    tag: int | None,
+    cred_type: str | None,
+    yes: bool,
+    as_json: bool,
+    passphrase_file: Path | None,
+) -> None:
+    """``delete --all``: list, keep reserved and XPMNG entries, delete the rest one by one
+    through :meth:`CredentialWriter.delete` (same policy, audit and verification)."""
+    if cred_type is not None:
+        raise BadInputError(
+            "--all deletes every type; it takes no --type",
+            "to delete one credential give --tag and --type without --all",
+        )
+    if not yes and not sys.stdin.isatty():
+        raise BadInputError("deleting needs confirmation", "pass --yes to delete unasked")
+    settings = auth_settings(auth, key_name, slot, passphrase_file)
+    deleted: list[dict[str, Any]] = []
+    failed: list[dict[str, Any]] = []
+    stopped: DeviceError | None = None
+    with open_session(port, baud, timeout, settings) as session:
+        entries = session.modem.cmng_list(tag)
+        kept = [(e, reason) for e in entries if (reason := _kept_reason(e)) is not None]
+        doomed = [e for e in entries if _kept_reason(e) is None]
+        if doomed and not yes:
+            listed = ", ".join(f"{e.tag}/{cred_type_label(e.type)}" for e in doomed)
+            click.confirm(f"delete {len(doomed)} credentials ({listed})?", abort=True, err=True)
+        writer = CredentialWriter(session)
+        for index, entry in enumerate(doomed):
+            try:
+                deleted.append(writer.delete(entry.tag, entry.type).to_json())
+            except DeviceError as exc:
+                stopped = exc
+                failed.append(_entry_json(entry, error=str(exc)))
+                failed += [_entry_json(e, error="not attempted") for e in doomed[index + 1 :]]
+                break
+            except XsudoError as exc:
+                failed.append(_entry_json(entry, error=str(exc)))
+    summary = {
+        "deleted": deleted,
+        "kept": [_entry_json(e, reason=reason) for e, reason in kept],
+        "failed": failed,
+    }
+    _show_bulk(summary, as_json, tag)
+    if stopped is not None:
+        raise stopped
+    if failed:
+        raise click.exceptions.Exit(1)
+
+
+def _show_bulk(summary: dict[str, list[dict[str, Any]]], as_json: bool, tag: int | None) -> None:
+    if as_json:
+        emit_json(summary)
+    else:
+        for item in summary["deleted"]:
+            emit(f"deleted: tag {item['tag']} {item['type']} via {item['auth']}")
+        for item in summary["kept"]:
+            emit(f"kept: tag {item['tag']} {item['type']}: {item['reason']}")
+        for item in summary["failed"]:
+            emit(f"failed: tag {item['tag']} {item['type']}: {item['error']}")
+    scope = f" under tag {tag}" if tag is not None else ""
+    note(
+        f"deleted {len(summary['deleted'])}, kept {len(summary['kept'])}, "
+        f"failed {len(summary['failed'])}{scope}"
+    )
 
 
 @cred.command()

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+from xsudo.at.cmdtype import CMD_TYPE_ENV, CMD_TYPES
 from xsudo.cli.deviceopts import audit_log, auth_settings
-from xsudo.cli.keyopts import passphrase_file_option
+from xsudo.cli.keyopts import key_store, passphrase_file_option
 from xsudo.cli.output import emit_json, note, warn
 from xsudo.errors import BadInputError
 from xsudo.provision.fleet import DeviceReport, run_fleet
 from xsudo.provision.manifest import Manifest, load_manifest
 from xsudo.provision.policy import AUTH_MODES, AuthMode, AuthSettings
+from xsudo.signing import Signer
 
 
 @click.command()
@@ -43,6 +46,14 @@ from xsudo.provision.policy import AUTH_MODES, AuthMode, AuthSettings
 @click.option("--key", "key_name", default=None, help="Override the manifest's [defaults] key.")
 @click.option("--baud", type=click.IntRange(min=1), default=115200, show_default=True)
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True)
+@click.option(
+    "--cmd-type",
+    type=click.Choice(CMD_TYPES),
+    envvar=CMD_TYPE_ENV,
+    default="auto",
+    show_default=True,
+    help="at, shell (the Zephyr shell's 'at' command) or auto, for every port.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report lines on stdout.")
 @passphrase_file_option
 def provision(
@@ -53,6 +64,7 @@ def provision(
     key_name: str | None,
     baud: int,
     timeout: float,
+    cmd_type: str,
     as_json: bool,
     passphrase_file: Path | None,
 ) -> None:
@@ -67,7 +79,8 @@ def provision(
     settings = auth_settings(
         auth or loaded.auth, key_name or loaded.key, loaded.slot, passphrase_file
     )
-    reports = _run_with_progress(loaded, list(ports), settings, baud, timeout)
+    signer_for = key_store(passphrase_file).signer
+    reports = _run_with_progress(loaded, list(ports), settings, baud, timeout, signer_for, cmd_type)
     lines = [json.dumps(r.to_json(), sort_keys=True) for r in reports]
     if report is not None:
         try:
@@ -86,7 +99,13 @@ def provision(
 
 
 def _run_with_progress(
-    loaded: Manifest, ports: list[str], settings: AuthSettings, baud: int, timeout: float
+    loaded: Manifest,
+    ports: list[str],
+    settings: AuthSettings,
+    baud: int,
+    timeout: float,
+    signer_for: Callable[[str], Signer],
+    cmd_type: str,
 ) -> list[DeviceReport]:
     lock = threading.Lock()
     with Progress(
@@ -106,5 +125,13 @@ def _run_with_progress(
                 bar.update(tasks[port], completed=done, total=total, status=status)
 
         return run_fleet(
-            loaded, ports, settings, audit_log(), baud=baud, timeout=timeout, progress=progress
+            loaded,
+            ports,
+            settings,
+            audit_log(),
+            baud=baud,
+            timeout=timeout,
+            progress=progress,
+            signer_for=signer_for,
+            cmd_type=cmd_type,
         )

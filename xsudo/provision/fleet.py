@@ -3,11 +3,13 @@
 Phases (contract: every file for every device is loaded and validated before any device is
 touched):
 
+0. load every ``issue`` CA certificate and check it against its key in the key store;
 1. open every port in parallel and read its identity (read-only);
 2. load and validate every credential file for every device (``{imei}`` filled in);
    one bad file stops the whole run before anything is written;
-3. one worker per port writes its credentials in manifest order; a device stops at its
-   first error, the others go on.
+3. one worker per port writes its credentials in manifest order (an ``issue`` entry runs
+   ``%KEYGEN`` and writes the CA-signed certificate); a device stops at its first error,
+   the others go on.
 
 Each device yields a :class:`DeviceReport` (the JSON-lines report's object).
 """
@@ -23,10 +25,18 @@ from typing import Any
 from xsudo.at.modem import Modem, ModemIdentity
 from xsudo.audit.log import AuditLog
 from xsudo.errors import BadInputError, XsudoError
-from xsudo.provision.manifest import Manifest, PreparedCredential, prepare_device
+from xsudo.pki import CertificateAuthority
+from xsudo.provision.keygen import KeyGenerator
+from xsudo.provision.manifest import (
+    Manifest,
+    PreparedCredential,
+    open_authorities,
+    prepare_device,
+)
 from xsudo.provision.policy import AuthSettings
 from xsudo.provision.session import DeviceSession
-from xsudo.provision.writer import CredentialWriter
+from xsudo.provision.writer import CredentialWriter, CredResult
+from xsudo.signing import Signer
 
 Progress = Callable[[str, int, int, str], None]
 """``progress(port, done, total, status)`` - called from worker threads."""
@@ -72,19 +82,33 @@ def run_fleet(
     baud: int = 115200,
     timeout: float = 10.0,
     progress: Progress | None = None,
+    signer_for: Callable[[str], Signer] | None = None,
+    cmd_type: str | None = None,
 ) -> list[DeviceReport]:
     """Provision every port; see the module contract. Raises :class:`BadInputError` (after
-    closing every port) when any file for any device fails validation."""
+    closing every port) when any file for any device fails validation.
+
+    ``signer_for(name)`` opens a CA key from the key store; it is needed when the manifest
+    has ``issue`` entries. ``cmd_type`` (``at``, ``shell``, ``auto``) is how each port is
+    spoken to (see :meth:`xsudo.at.modem.Modem.open`).
+    """
     if len(set(ports)) != len(ports):
         raise BadInputError("a port is given twice", "give each --port once")
+    authorities: dict[int, CertificateAuthority] = {}
+    if any(spec.issue is not None for spec in manifest.credentials):
+        if signer_for is None:
+            raise BadInputError("the manifest issues certificates, but no key store was given")
+        authorities = open_authorities(manifest, signer_for)
     devices = [_Device(port) for port in ports]
     notify = progress or (lambda *_: None)
     with ExitStack() as stack, ThreadPoolExecutor(max_workers=max(1, len(ports))) as pool:
-        list(pool.map(lambda d: _connect(d, baud, timeout), devices))
+        list(pool.map(lambda d: _connect(d, baud, timeout, cmd_type), devices))
         for device in devices:
             if device.modem is not None:
                 stack.callback(device.modem.close)
-        plans = _prepare_all(manifest, devices, signing=settings.signer is not None)
+        plans = _prepare_all(
+            manifest, devices, signing=settings.signer is not None, authorities=authorities
+        )
         list(
             pool.map(
                 lambda d: _provision(d, plans.get(d.port, []), settings, audit, notify), devices
@@ -93,9 +117,9 @@ def run_fleet(
     return [d.report for d in devices]
 
 
-def _connect(device: _Device, baud: int, timeout: float) -> None:
+def _connect(device: _Device, baud: int, timeout: float, cmd_type: str | None) -> None:
     try:
-        device.modem = Modem.open(device.port, baud=baud, timeout=timeout)
+        device.modem = Modem.open(device.port, baud=baud, timeout=timeout, cmd_type=cmd_type)
         device.identity = device.modem.identity()
         device.report.imei = device.identity.imei
     except XsudoError as exc:
@@ -103,13 +127,51 @@ def _connect(device: _Device, baud: int, timeout: float) -> None:
 
 
 def _prepare_all(
-    manifest: Manifest, devices: list[_Device], *, signing: bool
+    manifest: Manifest,
+    devices: list[_Device],
+    *,
+    signing: bool,
+    authorities: dict[int, CertificateAuthority],
 ) -> dict[str, list[PreparedCredential]]:
     plans = {}
     for device in devices:
         if device.identity is not None:
-            plans[device.port] = prepare_device(manifest, device.identity.imei, signing=signing)
+            plans[device.port] = prepare_device(
+                manifest, device.identity.imei, signing=signing, authorities=authorities
+            )
     return plans
+
+
+def _label(prepared: PreparedCredential) -> str:
+    spec = prepared.spec
+    return f"tag {spec.tag} {spec.cred_type.label}" + (" (issue)" if spec.issue else "")
+
+
+def _apply(
+    session: DeviceSession, writer: CredentialWriter, prepared: PreparedCredential
+) -> tuple[CredResult, dict[str, Any]]:
+    """Write one prepared credential, or generate the key and issue its certificate."""
+    spec = prepared.spec
+    if prepared.item is not None:
+        result = writer.write(prepared.item, replace=spec.replace)
+        return result, result.to_json()
+    assert spec.issue is not None and prepared.authority is not None
+    outcome = KeyGenerator(session).issue(
+        spec.tag,
+        prepared.authority,
+        days=spec.issue.days,
+        cn_from=spec.issue.cn_from,
+        attributes=spec.issue.attributes,
+        replace=spec.replace,
+    )
+    cert = outcome.to_json()["certificate"]
+    issued = {
+        **cert,
+        "public_key_fingerprint": outcome.keygen.reply.fingerprint,
+        "key_sha": outcome.keygen.key_sha,
+        "cose_signature": outcome.keygen.signature.status,
+    }
+    return outcome.written, {**outcome.written.to_json(), "issued": issued}
 
 
 def _provision(
@@ -125,16 +187,14 @@ def _provision(
     session = DeviceSession(device.modem, settings, audit, device.identity)
     writer = CredentialWriter(session)
     for done, prepared in enumerate(plan):
-        notify(
-            device.port, done, len(plan), f"tag {prepared.item.tag} {prepared.item.cred_type.label}"
-        )
+        notify(device.port, done, len(plan), _label(prepared))
         try:
-            result = writer.write(prepared.item, replace=prepared.spec.replace)
+            result, record = _apply(session, writer, prepared)
         except XsudoError as exc:
             device.report.error = f"credential #{prepared.spec.index}: {exc}"
             notify(device.port, done, len(plan), "failed")
             return
-        device.report.results.append(result.to_json())
+        device.report.results.append(record)
         if not result.ok:
             device.report.error = f"credential #{prepared.spec.index}: {result.message}"
             notify(device.port, done + 1, len(plan), "refused")

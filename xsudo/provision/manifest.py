@@ -12,25 +12,39 @@ tag = 16842753
 type = "ca-cert"           # ca-cert, client-cert, client-key, psk, psk-id, public-key (or 0-5)
 file = "certs/ca.pem"      # relative to the manifest; may contain {imei}
 replace = true             # optional, per credential
+
+[[credential]]             # a key generated on the device, its certificate issued by a CA
+tag = 16842753
+type = "client-cert"       # issue is only for client-cert; no file, and no client-key entry
+issue = { ca = "ca.pem", ca_key = "labca", days = 365, cn_from = "imei" }
+                           # ca: CA certificate (relative to the manifest); ca_key: its key
+                           # in the xsudo key store; optional days (365), cn_from (imei or
+                           # uuid), attributes ("O=Acme")
 ```
 
-:func:`load_manifest` checks the structure; :func:`prepare_device` loads and validates
-every file for one device (after ``{imei}`` is filled in) without touching it.
+:func:`load_manifest` checks the structure; :func:`open_authorities` loads every CA and
+checks it against its key (before any device is touched); :func:`prepare_device` loads and
+validates every file for one device (after ``{imei}`` is filled in) without touching it.
 """
 
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from xsudo.content import XSUDO_MAX_OVERHEAD, CredType, Preflight, parse_cred_type, preflight
 from xsudo.errors import BadInputError
+from xsudo.pki import CertificateAuthority, load_certificate, open_ca
+from xsudo.provision.keygen import CN_SOURCES, CnSource, check_attributes
 from xsudo.provision.policy import AUTH_MODES, AuthMode
+from xsudo.signing import Signer
 
 _DEFAULT_KEYS = {"auth", "key", "slot", "replace"}
-_CREDENTIAL_KEYS = {"tag", "type", "file", "replace"}
+_CREDENTIAL_KEYS = {"tag", "type", "file", "replace", "issue"}
+_ISSUE_KEYS = {"ca", "ca_key", "days", "cn_from", "attributes"}
 
 
 class ManifestError(BadInputError):
@@ -38,14 +52,26 @@ class ManifestError(BadInputError):
 
 
 @dataclass(frozen=True)
+class IssueSpec:
+    """An ``issue = {...}`` table: generate the key on the device, the CA signs its CSR."""
+
+    ca: str
+    ca_key: str
+    days: int = 365
+    cn_from: CnSource | None = None
+    attributes: str | None = None
+
+
+@dataclass(frozen=True)
 class CredentialSpec:
-    """One ``[[credential]]`` entry."""
+    """One ``[[credential]]`` entry: ``file`` to write, or (client-cert only) ``issue``."""
 
     index: int
     tag: int
     cred_type: CredType
-    file: str
+    file: str | None
     replace: bool
+    issue: IssueSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -81,6 +107,7 @@ def load_manifest(path: Path) -> Manifest:
         _credential(entry, index, path, replace_default)
         for index, entry in enumerate(entries, start=1)
     )
+    _check_issue_conflicts(path, credentials)
     unknown = sorted(set(data) - {"defaults", "credential"}) + sorted(
         f"defaults.{k}" for k in set(defaults) - _DEFAULT_KEYS
     )
@@ -136,9 +163,13 @@ def _slot(value: Any, path: Path) -> int | None:
 def _credential(entry: Any, index: int, path: Path, replace: bool) -> CredentialSpec:
     where = f"{path}: [[credential]] #{index}"
     table = _table(entry, where)
-    for name in ("tag", "type", "file"):
+    required = ("tag", "type") if "issue" in table else ("tag", "type", "file")
+    for name in required:
         if name not in table:
-            raise ManifestError(f"{where} has no '{name}'", "each credential needs tag, type, file")
+            raise ManifestError(
+                f"{where} has no '{name}'",
+                "each credential needs tag, type and file (or issue, for a client-cert)",
+            )
     tag = table["tag"]
     if isinstance(tag, bool) or not isinstance(tag, int):
         raise ManifestError(f"{where}: tag must be an integer")
@@ -146,24 +177,127 @@ def _credential(entry: Any, index: int, path: Path, replace: bool) -> Credential
         cred_type = parse_cred_type(table["type"])
     except BadInputError as exc:
         raise ManifestError(f"{where}: {exc}") from None
-    file = _optional_str(table["file"], f"{where} file")
-    assert file is not None
+    issue = _issue(table["issue"], where, cred_type) if "issue" in table else None
+    if issue is not None and "file" in table:
+        raise ManifestError(f"{where} has both file and issue", "give one of them")
+    file = None if issue is not None else _optional_str(table["file"], f"{where} file")
     return CredentialSpec(
-        index, tag, cred_type, file, _bool(table.get("replace", replace), f"{where} replace")
+        index,
+        tag,
+        cred_type,
+        file,
+        _bool(table.get("replace", replace), f"{where} replace"),
+        issue,
     )
+
+
+def _issue(value: Any, where: str, cred_type: CredType) -> IssueSpec:
+    table = _table(value, f"{where} issue")
+    if cred_type is not CredType.CLIENT_CERT:
+        raise ManifestError(f"{where}: issue is only for type client-cert")
+    unknown = sorted(set(table) - _ISSUE_KEYS)
+    if unknown:
+        raise ManifestError(
+            f"{where}: issue has unknown key(s) {', '.join(unknown)}",
+            f"use {', '.join(sorted(_ISSUE_KEYS))}",
+        )
+    for name in ("ca", "ca_key"):
+        if name not in table:
+            raise ManifestError(f"{where}: issue has no '{name}'")
+    ca = _optional_str(table["ca"], f"{where} issue.ca")
+    ca_key = _optional_str(table["ca_key"], f"{where} issue.ca_key")
+    assert ca is not None and ca_key is not None
+    days = table.get("days", 365)
+    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+        raise ManifestError(f"{where}: issue.days must be a positive integer")
+    cn_from = table.get("cn_from")
+    source = next((s for s in CN_SOURCES if s == cn_from), None)
+    if cn_from is not None and source is None:
+        raise ManifestError(f"{where}: issue.cn_from must be one of {', '.join(CN_SOURCES)}")
+    attributes = _optional_str(table.get("attributes"), f"{where} issue.attributes")
+    try:
+        check_attributes(attributes)
+    except BadInputError as exc:
+        raise ManifestError(f"{where}: issue.attributes: {exc.message}") from None
+    return IssueSpec(ca, ca_key, days, source, attributes)
+
+
+def _check_issue_conflicts(path: Path, credentials: tuple[CredentialSpec, ...]) -> None:
+    """An issued tag gets its key on the device: no client-key file and no second issue."""
+    issued: dict[int, int] = {}
+    for spec in credentials:
+        if spec.issue is not None:
+            if spec.tag in issued:
+                raise ManifestError(
+                    f"{path}: [[credential]] #{spec.index} issues tag {spec.tag} again "
+                    f"(#{issued[spec.tag]} already does)"
+                )
+            issued[spec.tag] = spec.index
+    for spec in credentials:
+        if spec.cred_type is CredType.CLIENT_KEY and spec.tag in issued:
+            raise ManifestError(
+                f"{path}: [[credential]] #{spec.index} writes a client key to tag {spec.tag}, "
+                f"but #{issued[spec.tag]} generates that key on the device",
+                "drop the client-key entry",
+            )
 
 
 @dataclass(frozen=True)
 class PreparedCredential:
-    """A credential ready for one device: the spec, the resolved file and its preflight."""
+    """A credential ready for one device: the spec, the resolved file and its preflight;
+    for an ``issue`` entry no file or preflight, but the checked CA."""
 
     spec: CredentialSpec
-    path: Path
-    item: Preflight
+    path: Path | None
+    item: Preflight | None
+    authority: CertificateAuthority | None = None
+
+
+def open_authorities(
+    manifest: Manifest, signer_for: Callable[[str], Signer]
+) -> dict[int, CertificateAuthority]:
+    """Load every ``issue`` CA certificate and check it against its key (by entry index).
+
+    ``signer_for(name)`` returns the key store's signer (it is unlocked here, so a
+    passphrase problem stops the run before any device is touched).
+    """
+    opened: dict[tuple[Path, str], CertificateAuthority] = {}
+    result: dict[int, CertificateAuthority] = {}
+    for spec in manifest.credentials:
+        if spec.issue is None:
+            continue
+        ca_path = Path(spec.issue.ca)
+        ca_path = ca_path if ca_path.is_absolute() else manifest.base_dir / ca_path
+        key = (ca_path, spec.issue.ca_key)
+        if key not in opened:
+            opened[key] = _open_authority(manifest, spec, ca_path, signer_for)
+        result[spec.index] = opened[key]
+    return result
+
+
+def _open_authority(
+    manifest: Manifest, spec: CredentialSpec, ca_path: Path, signer_for: Callable[[str], Signer]
+) -> CertificateAuthority:
+    assert spec.issue is not None
+    where = f"{manifest.path}: [[credential]] #{spec.index} issue"
+    try:
+        data = ca_path.read_bytes()
+    except OSError as exc:
+        raise ManifestError(f"{where}: cannot read {ca_path}: {exc.strerror or exc}") from None
+    try:
+        signer = signer_for(spec.issue.ca_key)
+        authority = open_ca(load_certificate(data, f"CA certificate {ca_path}"), signer)
+        unlock = getattr(signer, "unlock", None)
+        if callable(unlock):
+            unlock()
+    except BadInputError as exc:
+        raise ManifestError(f"{where}: {exc}") from None
+    return authority
 
 
 def resolve_file(manifest: Manifest, spec: CredentialSpec, imei: str | None) -> Path:
     """The file for ``spec`` on the device with ``imei`` (``{imei}`` filled in)."""
+    assert spec.file is not None
     if "{imei}" in spec.file and not imei:
         raise ManifestError(
             f"{manifest.path}: [[credential]] #{spec.index} file uses {{imei}}, but the device "
@@ -180,21 +314,39 @@ def resolve_file(manifest: Manifest, spec: CredentialSpec, imei: str | None) -> 
 
 
 def prepare_device(
-    manifest: Manifest, imei: str | None, *, signing: bool
+    manifest: Manifest,
+    imei: str | None,
+    *,
+    signing: bool,
+    authorities: dict[int, CertificateAuthority] | None = None,
 ) -> list[PreparedCredential]:
     """Load and validate every credential file for the device ``imei`` (no device I/O).
 
     A client key is checked against the client certificate of the same tag, when the
-    manifest has one.
+    manifest has one. ``issue`` entries take their CA from ``authorities``
+    (:func:`open_authorities`).
     """
-    raws = {spec.index: _read(manifest, spec, imei) for spec in manifest.credentials}
+    raws = {
+        spec.index: _read(manifest, spec, imei)
+        for spec in manifest.credentials
+        if spec.issue is None
+    }
     certs = {
         spec.tag: raws[spec.index][1]
         for spec in manifest.credentials
-        if spec.cred_type is CredType.CLIENT_CERT
+        if spec.cred_type is CredType.CLIENT_CERT and spec.issue is None
     }
     prepared = []
     for spec in manifest.credentials:
+        if spec.issue is not None:
+            authority = (authorities or {}).get(spec.index)
+            if authority is None:
+                raise ManifestError(
+                    f"{manifest.path}: [[credential]] #{spec.index} issues a certificate, but "
+                    "its CA was not opened"
+                )
+            prepared.append(PreparedCredential(spec, None, None, authority))
+            continue
         path, raw = raws[spec.index]
         cert = certs.get(spec.tag) if spec.cred_type is CredType.CLIENT_KEY else None
         try:

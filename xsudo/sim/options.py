@@ -270,6 +270,28 @@ class SimOptions:
         multiple=True,
         metavar="SPEC",
     )
+    cmd_type: str = _opt(
+        "at",
+        "at: raw AT lines (at_host); shell: the Zephyr shell's 'at' command (CONFIG_AT_SHELL)",
+        _choice("at", "shell"),
+        metavar="TYPE",
+    )
+    unescape_lf: bool = _opt(
+        False,
+        "shell: replace a literal \\n with CR LF in AT%CMNG=0 (CONFIG_AT_SHELL_UNESCAPE_LF)",
+        _parse_bool,
+        flag=True,
+    )
+    shell_buffer: int = _opt(
+        4096, "shell: CONFIG_SHELL_CMD_BUFF_SIZE (longest line + 1)", _parse_int, metavar="N"
+    )
+    shell_echo: bool = _opt(True, "shell: echo typed characters", _parse_bool, flag=True)
+    shell_response_max: int = _opt(
+        2700,
+        "shell: CONFIG_AT_SHELL_CMD_RESPONSE_MAX_LEN (longer responses fail with -7)",
+        _parse_int,
+        metavar="N",
+    )
     identity_key_out: str | None = _opt(
         None,
         "write the simulated device identity public key (PEM) to this file",
@@ -286,6 +308,8 @@ class SimOptions:
             raise SimOptionError("baud must be 0 (instant) or positive")
         if self.max_line < 1:
             raise SimOptionError("max-line must be positive")
+        if self.shell_buffer < 2 or self.shell_response_max < 1:
+            raise SimOptionError("shell-buffer must be at least 2, shell-response-max positive")
         if self.imei and not self.imei.isdigit():
             raise SimOptionError(f"IMEI {self.imei!r} is not all digits")
 

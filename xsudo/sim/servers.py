@@ -28,8 +28,9 @@ from collections import deque
 from types import TracebackType
 from typing import Self
 
-from xsudo.sim.board import Board, Link
+from xsudo.sim.board import Board
 from xsudo.sim.options import SimOptionError, SimOptions
+from xsudo.sim.shell import link_for
 from xsudo.sim.wire import InputWire, OutputQueue
 
 EIO_BACKOFF = 0.05
@@ -40,7 +41,7 @@ class _Endpoint:
     """A connected peer: its framing link, its wire queue, and bytes awaiting the fd."""
 
     def __init__(self, board: Board) -> None:
-        self.link = Link(board)
+        self.link = link_for(board)
         self.wire_in = InputWire(board.options.baud)
         self.out = OutputQueue(board.options.baud)
         self.unsent = bytearray()

@@ -17,8 +17,9 @@ from typing import Any
 
 from serial.serialutil import PortNotOpenError, SerialBase, SerialException
 
-from xsudo.sim.board import Board, Link
+from xsudo.sim.board import Board
 from xsudo.sim.registry import board_for, parse_sim_url
+from xsudo.sim.shell import LinkLike, link_for
 from xsudo.sim.wire import InputWire, OutputQueue
 
 _MIN_WAIT = 1e-4
@@ -30,7 +31,7 @@ class Serial(SerialBase):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._cond = threading.Condition()
         self._board: Board | None = None
-        self._link: Link | None = None
+        self._link: LinkLike | None = None
         self._out = OutputQueue()
         self._wire_in = InputWire()
         self._cancelled = False
@@ -46,7 +47,7 @@ class Serial(SerialBase):
             raise SerialException("Port must be configured before it can be used.")
         name, options = parse_sim_url(url)
         self._board = board_for(name, options)
-        self._link = Link(self._board)
+        self._link = link_for(self._board)
         self._out = OutputQueue(options.baud)
         self._wire_in = InputWire(options.baud)
         self.is_open = True

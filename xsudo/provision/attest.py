@@ -1,0 +1,70 @@
+"""Read-only token commands: the device attestation token and the device UUID.
+
+Contract: nothing here changes the modem's state or CFUN. :func:`read_attestation` sends
+``AT%ATTESTTOKEN`` (with a 16-byte challenge as 32 hex digits when given), decodes and
+checks the reply (:func:`xsudo.tokens.decode_attestation`), including that the challenge
+came back as the nonce.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from xsudo.at.modem import Modem
+from xsudo.at.parse import ResponseFormatError, parse_quoted_value, parse_text_value
+from xsudo.at.results import AtResponse
+from xsudo.command import AtCommand
+from xsudo.errors import BadInputError, ModemError
+from xsudo.tokens import CHALLENGE_BYTES, Attestation, TokenError, decode_attestation
+
+
+def parse_challenge(text: str) -> bytes:
+    """``--challenge`` text (32 hex digits) -> 16 bytes; :class:`BadInputError` otherwise."""
+    cleaned = text.strip()
+    if len(cleaned) != 2 * CHALLENGE_BYTES:
+        raise BadInputError(
+            f"the challenge is {len(cleaned)} characters; it must be 32 hex digits (16 bytes)"
+        )
+    try:
+        return bytes.fromhex(cleaned)
+    except ValueError:
+        raise BadInputError("the challenge is not hexadecimal", "give 32 hex digits") from None
+
+
+def token_text(response: AtResponse, prefix: str) -> str:
+    """The quoted token in the ``prefix`` line of ``response`` (e.g. ``"%KEYGEN:"``)."""
+    lines = response.with_prefix(prefix)
+    if not lines:
+        raise TokenError(f"the modem answered OK without a {prefix} line")
+    try:
+        return parse_quoted_value(lines[0], prefix.encode("ascii")).decode("ascii")
+    except (ResponseFormatError, UnicodeDecodeError):
+        raise TokenError(f"the {prefix} line is not a quoted token") from None
+
+
+def read_attestation(modem: Modem, challenge: bytes | None = None) -> Attestation:
+    """Request, decode and check the attestation token (read-only)."""
+    if challenge is None:
+        command = AtCommand.exec("%ATTESTTOKEN")
+    else:
+        if len(challenge) != CHALLENGE_BYTES:
+            raise BadInputError("the challenge must be 16 bytes (32 hex digits)")
+        command = AtCommand.set("%ATTESTTOKEN", challenge.hex())
+    response = modem.command(command)
+    return decode_attestation(token_text(response, "%ATTESTTOKEN:"), challenge)
+
+
+def read_device_uuid(modem: Modem) -> uuid.UUID:
+    """The device UUID: ``%DEVICEUUID`` (nRF91x1), else from the attestation token
+    (nRF9160 has no ``%DEVICEUUID``)."""
+    try:
+        response = modem.command(AtCommand.exec("%DEVICEUUID"))
+    except ModemError:
+        return read_attestation(modem).message.device_uuid
+    lines = response.with_prefix("%DEVICEUUID:")
+    if lines:
+        try:
+            return uuid.UUID(parse_text_value(lines[0], b"%DEVICEUUID:"))
+        except ValueError:
+            pass
+    return read_attestation(modem).message.device_uuid
