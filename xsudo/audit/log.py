@@ -13,12 +13,13 @@ accepts scalar fields and refuses anything that looks like key material.
 
 from __future__ import annotations
 
-import fcntl
+import contextlib
 import getpass
 import hashlib
 import json
 import os
 import socket
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -84,25 +85,21 @@ class AuditLog:
         """Append one record for ``event`` with the given scalar ``fields``; return it."""
         _refuse_secrets(fields)
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with _lock, open(self.path, "a+b") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                seq, prev = _tail(handle)
-                record: dict[str, Any] = {
-                    "seq": seq + 1,
-                    "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
-                    "operator": operator(),
-                    "event": event,
-                    **{k: v for k, v in fields.items() if v is not None},
-                    "prev": prev,
-                }
-                record["hash"] = record_hash(record)
-                handle.seek(0, os.SEEK_END)
-                handle.write(json.dumps(record, sort_keys=True).encode("ascii") + b"\n")
-                handle.flush()
-                os.fsync(handle.fileno())
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        with _lock, open(self.path, "a+b") as handle, _exclusive(handle):
+            seq, prev = _tail(handle)
+            record: dict[str, Any] = {
+                "seq": seq + 1,
+                "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                "operator": operator(),
+                "event": event,
+                **{k: v for k, v in fields.items() if v is not None},
+                "prev": prev,
+            }
+            record["hash"] = record_hash(record)
+            handle.seek(0, os.SEEK_END)
+            handle.write(json.dumps(record, sort_keys=True).encode("ascii") + b"\n")
+            handle.flush()
+            os.fsync(handle.fileno())
         return record
 
     def records(self) -> Iterator[dict[str, Any]]:
@@ -127,6 +124,30 @@ class AuditLog:
                 prev = json.loads(raw)["hash"]
                 count += 1
         return ChainReport(True, count, None, "", prev)
+
+
+@contextlib.contextmanager
+def _exclusive(handle: Any) -> Iterator[None]:
+    """Hold an exclusive lock on the open log across processes (flock on POSIX, a
+    one-byte lock at offset 0 on Windows)."""
+    if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
+        import msvcrt
+
+        handle.seek(0)
+        msvcrt.locking(handle.fileno(), msvcrt.LK_LOCK, 1)
+        try:
+            yield
+        finally:
+            handle.seek(0)
+            msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
+        return
+    import fcntl
+
+    fcntl.flock(handle, fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _parse_record(raw: bytes) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import click
 
 from xsudo.cli.deviceopts import open_session, port_options
 from xsudo.cli.keygen import identity_key_option, load_identity_file, signature_line
-from xsudo.cli.output import emit, emit_json, warn
+from xsudo.cli.output import emit, emit_json, json_option, warn
 from xsudo.provision.attest import parse_challenge, read_attestation
 
 
@@ -20,7 +20,7 @@ from xsudo.provision.attest import parse_challenge, read_attestation
     help="32 hex digits the modem must put in the token as its nonce (proves freshness).",
 )
 @identity_key_option
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 def attest(
     port: str | None,
     baud: int,

@@ -9,7 +9,7 @@ from rich.table import Table
 
 from xsudo.audit.log import AuditLog
 from xsudo.cli.context import app_context
-from xsudo.cli.output import emit, emit_json, stdout_console
+from xsudo.cli.output import emit, emit_json, json_option, stdout_console
 from xsudo.errors import BadInputError
 
 
@@ -24,7 +24,7 @@ def audit() -> None:
 
 @audit.command()
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path), required=False)
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 def verify(file: Path | None, as_json: bool) -> None:
     """Check the hash chain of FILE (default: the home's audit.jsonl); exit 1 if broken."""
     log = _log(file)

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from xsudo.cli.keyopts import key_store, passphrase_file_option, store_option
-from xsudo.cli.output import emit, emit_json, note, warn
+from xsudo.cli.output import emit, emit_json, json_option, note, warn
 from xsudo.errors import BadInputError, OperationFailed
 from xsudo.pki import cert_pem, make_ca_with_signer
 
@@ -31,7 +31,7 @@ def ca() -> None:
     default=None,
     help="Write the CA certificate PEM to FILE (never overwritten); default: stdout.",
 )
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @passphrase_file_option
 def create(
     name: str,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -19,7 +20,7 @@ from xsudo.cli.deviceopts import (
     tag_option,
 )
 from xsudo.cli.keyopts import passphrase_file_option
-from xsudo.cli.output import emit, emit_json, note, stdout_console, warn
+from xsudo.cli.output import emit, emit_json, json_option, note, stdout_console, warn
 from xsudo.command import AtCommand
 from xsudo.content import (
     XSUDO_MAX_OVERHEAD,
@@ -34,9 +35,8 @@ from xsudo.content import (
     reserved_tag_name,
 )
 from xsudo.errors import BadInputError, DeviceError, XsudoError
-from xsudo.provision.policy import AuthMode, AuthSettings
+from xsudo.provision.policy import AuthMode
 from xsudo.provision.writer import CredentialWriter, CredResult
-from xsudo.signing import sign_command
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -72,7 +72,7 @@ def cred() -> None:
 @port_options
 @tag_option(required=False)
 @_type_option(required=False)
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 def list_(
     port: str | None,
     baud: int,
@@ -155,27 +155,37 @@ def _refuse(result: CredResult) -> int:
     return 1
 
 
-def _dry_run(item: Preflight, settings: AuthSettings, password: str | None) -> None:
-    """Print the exact wire lines (secrets redacted), data_len and the SHA to expect."""
+def _dry_run(
+    item: Preflight,
+    auth: AuthMode,
+    key_name: str | None,
+    slot: int | None,
+    password: str | None,
+) -> None:
+    """Print the exact wire lines (secrets redacted), data_len and the SHA to expect.
+
+    Nothing is signed: a dry run must not leave a sendable signed line behind (it would be
+    replayable, and no audit record would account for it). The signature's place is shown.
+    """
     command = AtCommand.set(
         "%CMNG", 0, item.tag, int(item.cred_type), item.content.decode("ascii"), password
     )
     body = command.body()
-    shown = redacted(item.content, item.cred_type)
-    display = body.decode("ascii").replace(item.content.decode("ascii"), shown)
+    display = body.decode("ascii").replace(
+        item.content.decode("ascii"), redacted(item.content, item.cred_type)
+    )
     if password:
         display = display.replace(f'"{password}"', '"<password redacted>"')
-    note("dry run: nothing is sent")
+    note("dry run: nothing is sent, nothing is signed")
     emit(f"plain line:  AT{display}")
-    if settings.signer is not None and settings.mode != "never":
-        signed = sign_command(body, settings.signer, slot=settings.slot)
-        prefix = signed.line[: signed.line.index(";") + 1]
-        emit(f"xsudo line:  {prefix}{display}")
-        emit(f"data_len:    {signed.xsudo.data_len}")
-        emit(f"signed SHA:  {signed.sha256}")
+    if key_name and auth != "never":
+        slot_part = "" if slot is None else f",{slot}"
+        emit(f'xsudo line:  AT%XSUDO={len(body)},"<signature by {key_name}>"{slot_part};{display}')
+        emit(f"data_len:    {len(body)}")
+        emit(f"signed SHA:  {hashlib.sha256(body).hexdigest()}")
     emit(f"content:     {len(item.content)} bytes")
     emit(f"modem SHA:   {item.sha}")
-    if settings.mode == "auto" and settings.signer is not None:
+    if auth == "auto" and key_name:
         note("with --auth auto the XSUDO line is used when the modem holds the key's public key")
 
 
@@ -198,7 +208,7 @@ def _dry_run(item: Preflight, settings: AuthSettings, password: str | None) -> N
     default=None,
     help="For client-key: check that the key matches this certificate.",
 )
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @passphrase_file_option
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def write(
@@ -225,11 +235,12 @@ def write(
     """
     kind = parse_cred_type(cred_type)
     password = _read_password(password_file)
-    settings = auth_settings(auth, key_name, slot, passphrase_file)
-    item = _preflight(file, kind, tag, password, client_cert, settings.signer is not None)
+    signing = bool(key_name) and auth != "never"
+    item = _preflight(file, kind, tag, password, client_cert, signing)
     if dry_run:
-        _dry_run(item, settings, password)
+        _dry_run(item, auth, key_name, slot, password)
         return
+    settings = auth_settings(auth, key_name, slot, passphrase_file)
     with open_session(port, baud, timeout, settings) as session:
         result = CredentialWriter(session).write(item, replace=replace, password=password)
     _show_result(result, as_json)
@@ -248,7 +259,7 @@ def write(
     "entries and the %XPMNG public keys (type 5 on tags 0-9).",
 )
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @passphrase_file_option
 def delete(
     port: str | None,
@@ -383,7 +394,7 @@ def _show_bulk(summary: dict[str, list[dict[str, Any]]], as_json: bool, tag: int
 @port_options
 @tag_option()
 @_type_option()
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def check(
     port: str | None,

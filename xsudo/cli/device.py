@@ -8,7 +8,7 @@ import click
 
 from xsudo.cli.deviceopts import auth_settings, open_session, port_options
 from xsudo.cli.keyopts import key_store, passphrase_file_option
-from xsudo.cli.output import emit, emit_json, note
+from xsudo.cli.output import emit, emit_json, json_option, note
 from xsudo.keys import KeyStore
 from xsudo.provision.keyslots import probe_auth, read_slots, upload_key
 from xsudo.signing import Signer
@@ -33,7 +33,7 @@ def _local_fingerprints(store: KeyStore) -> dict[str, str]:
     help="Also check that a command signed with this key is accepted.",
 )
 @click.option("--slot", type=click.IntRange(0, 9), default=None, help="Slot for --key.")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @passphrase_file_option
 def info(
     port: str | None,
@@ -92,7 +92,7 @@ def info(
 @click.option("--key", "key_name", required=True, envvar="XSUDO_KEY", help="Key to upload.")
 @click.option("--slot", type=click.IntRange(0, 9), default=0, show_default=True)
 @click.option("--replace", is_flag=True, help="Replace a different key already in the slot.")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @passphrase_file_option
 def upload_key_command(
     port: str | None,

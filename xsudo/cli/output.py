@@ -12,6 +12,12 @@ from rich.console import Console
 _stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+json_option = click.option(
+    "--json", "as_json", is_flag=True, help="Print the result as JSON on stdout."
+)
+"""The ``--json`` flag every command shares (results for machines, one object per line)."""
+
+
 def note(message: str) -> None:
     """A human message on stderr."""
     _stderr.print(message, markup=False)
