@@ -95,3 +95,24 @@ def test_stray_files_are_not_keys(isolated_env: Path) -> None:
     (keys / "notes.txt").write_text("hello")
     (keys / "-bad.json").write_text("{}")
     assert [r.name for r in store.list()] == ["k"]
+
+
+def test_metadata_writable_by_others_is_refused(tmp_path: Path) -> None:
+    """Metadata can name a PKCS#11 module or a signer command: others must not edit it."""
+    import os
+
+    from xsudo.errors import InsecureStoreError
+    from xsudo.keys import KeyStore, PassphraseSource
+
+    store = KeyStore(tmp_path, PassphraseSource(interactive=False))
+    store.generate("alpha", store="keyring")
+    meta = tmp_path / "keys" / "alpha.json"
+    os.chmod(meta, 0o620)
+    with pytest.raises(InsecureStoreError, match="chmod go-w"):
+        store.get("alpha")
+    os.chmod(meta, 0o600)
+    os.chmod(meta.parent, 0o777)
+    with pytest.raises(InsecureStoreError):
+        store.get("alpha")
+    os.chmod(meta.parent, 0o700)
+    assert store.get("alpha").name == "alpha"

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,7 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from xsudo.crypto import fingerprint, load_public_key
-from xsudo.errors import BadInputError, KeyNotFoundError, KeyStoreError, XsudoError
+from xsudo.errors import (
+    BadInputError,
+    InsecureStoreError,
+    KeyNotFoundError,
+    KeyStoreError,
+    XsudoError,
+)
 from xsudo.keys.fsutil import create_private_file
 
 METADATA_VERSION = 1
@@ -101,6 +109,7 @@ class MetadataDir:
             ) from None
         except OSError as exc:
             raise KeyStoreError(f"cannot read key metadata {path}: {exc.strerror}") from None
+        _refuse_writable_by_others(path)
         record = _parse_record(text, path)
         if record.name != name:
             raise _damaged(path, f"it names key {record.name!r}")
@@ -130,6 +139,21 @@ class MetadataDir:
             return []
         found = (p.stem for p in self.directory.glob("*.json") if p.is_file())
         return sorted(n for n in found if KEY_NAME_PATTERN.fullmatch(n))
+
+
+def _refuse_writable_by_others(path: Path) -> None:
+    """Metadata can name a PKCS#11 module to load or a signer command to run, so a file or
+    directory that group or others may write is refused (POSIX only)."""
+    if os.name != "posix":  # pragma: no cover - Windows ACLs are not mode bits
+        return
+    for target in (path, path.parent):
+        mode = target.stat().st_mode
+        if mode & (stat.S_IWGRP | stat.S_IWOTH):
+            raise InsecureStoreError(
+                f"{target} is writable by group or others (mode {stat.S_IMODE(mode):o}); its "
+                "key metadata could make xsudo load a module or run a command",
+                f"restrict it: chmod go-w {target}",
+            )
 
 
 def _damaged(path: Path, why: str) -> KeyStoreError:

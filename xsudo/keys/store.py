@@ -7,6 +7,9 @@ Contract:
 * Secrets live in a backend (``keyring`` or ``file``, see :data:`STORE_NAMES`); a new key is
   saved to its backend first and its metadata written last, so a key that is listed has a
   secret. If writing the metadata fails, the secret is removed again.
+* Two backends never release the key: ``pkcs11`` (a PKCS#11 token) and ``command`` (an
+  external signer program). Keys that already live there are added with
+  :meth:`KeyStore.register_existing` (the backend's own ``locate``/``describe`` finds them).
 * Names match ``[A-Za-z0-9][A-Za-z0-9._-]{0,63}``; an existing name is never overwritten.
 * Only EC P-256 keys are accepted.
 """
@@ -27,21 +30,36 @@ from xsudo.crypto import (
 )
 from xsudo.errors import BadInputError, InsecureStoreError, KeyStoreError, XsudoError
 from xsudo.keys.backend import KeyBackend
+from xsudo.keys.command_store import CommandKeyBackend
 from xsudo.keys.file_store import FileKeyBackend
 from xsudo.keys.keyring_store import KeyringKeyBackend
 from xsudo.keys.passphrase import PassphraseSource
+from xsudo.keys.pkcs11_store import Pkcs11Config, Pkcs11KeyBackend
 from xsudo.keys.records import KeyRecord, MetadataDir, utc_now_iso, validate_key_name
 from xsudo.signing import Signer
 
-STORE_NAMES: tuple[str, ...] = ("keyring", "file")
+STORE_NAMES: tuple[str, ...] = ("keyring", "file", "pkcs11", "command")
 KEYS_DIR = "keys"
 
 
-def default_backends(home: Path, passphrase: PassphraseSource) -> dict[str, KeyBackend]:
-    """The standard backends, by store name, in order of preference."""
+def default_backends(
+    home: Path,
+    passphrase: PassphraseSource,
+    *,
+    pins: PassphraseSource | None = None,
+    pkcs11: Pkcs11Config | None = None,
+) -> dict[str, KeyBackend]:
+    """The standard backends, by store name, in order of preference.
+
+    ``pins`` is where PKCS#11 PINs come from (default: ``$XSUDO_PKCS11_PIN``, else a prompt on
+    a terminal); ``pkcs11`` where new token keys go (default: ``$XSUDO_PKCS11_MODULE``). The
+    ``file`` store is always usable, so ``pkcs11`` and ``command`` are never the default.
+    """
     return {
         "keyring": KeyringKeyBackend(),
         "file": FileKeyBackend(home / KEYS_DIR, passphrase),
+        "pkcs11": Pkcs11KeyBackend(pkcs11, pins),
+        "command": CommandKeyBackend(),
     }
 
 
@@ -111,6 +129,21 @@ class KeyStore:
         backend = self._backend_for_new(store)
         details = backend.store(name, key)
         return self._register(name, backend, key.public_key(), details)
+
+    def register_existing(
+        self, name: str, store: str, public: PublicKey, details: dict[str, str]
+    ) -> KeyRecord:
+        """Register a key whose secret already lives in ``store`` (a token key pair, an
+        external signer): ``public`` and ``details`` come from that backend's own lookup.
+
+        The name is checked as for :meth:`generate`; nothing is written to the backend.
+        """
+        self.check_new_name(name)
+        return self._register(name, self._backend_for_new(store), public, details)
+
+    def backend(self, store: str) -> KeyBackend:
+        """The backend called ``store`` (:class:`BadInputError` if there is none)."""
+        return self._backend_named(store)
 
     def list(self) -> builtins.list[KeyRecord]:
         """Every key, sorted by name."""

@@ -1,0 +1,269 @@
+"""``xsudo cred keygen|issue``: a key generated on the modem, and a CA-signed certificate.
+
+Both are added to the ``cred`` group in :mod:`xsudo.cli.app`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from cryptography import x509
+
+from xsudo.cli.deviceopts import auth_options, auth_settings, open_session, port_options, tag_option
+from xsudo.cli.keyopts import key_store, passphrase_file_option
+from xsudo.cli.output import emit, emit_json, json_option, note, warn
+from xsudo.crypto import PublicKey
+from xsudo.errors import BadInputError, OperationFailed
+from xsudo.pki import CertificateAuthority, load_certificate, open_ca
+from xsudo.provision.keygen import CN_SOURCES, CnSource, KeyGenerator, KeygenOutcome
+from xsudo.provision.policy import AuthMode
+from xsudo.tokens import SignatureCheck, load_identity_key
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+identity_key_option: Callable[[F], F] = click.option(
+    "--identity-key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Device identity public key (PEM) that verifies the COSE signature, e.g. from "
+    "xsudo sim --identity-key-out FILE. Without it the signature is not verified.",
+)
+
+
+def read_file(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise BadInputError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+
+
+def load_identity_file(path: Path | None) -> PublicKey | None:
+    """The device identity public key in ``path`` (``None`` when not given)."""
+    return load_identity_key(read_file(path, "identity key")) if path else None
+
+
+def check_output_path(path: Path | None, what: str) -> None:
+    """Refuse an output file whose directory does not exist, before the device is touched."""
+    if path is not None and not path.parent.is_dir():
+        raise BadInputError(f"cannot write {what} {path}: no such directory {path.parent}")
+
+
+def write_output(path: Path, data: bytes, what: str) -> None:
+    try:
+        path.write_bytes(data)
+    except OSError as exc:
+        raise OperationFailed(f"cannot write {what} {path}: {exc.strerror or exc}") from None
+
+
+def signature_line(check: SignatureCheck) -> str:
+    if check.status == "verified":
+        return f"verified with identity key {check.key_fingerprint}"
+    return "NOT verified (no --identity-key given)"
+
+
+def show_keygen(outcome: KeygenOutcome) -> None:
+    """The human result of a keygen (stdout), with notes on stderr."""
+    reply = outcome.reply
+    csr = reply.csr
+    assert csr is not None
+    action = "replaced" if outcome.previous_sha else "generated"
+    emit(f"{action}: client key in tag {outcome.tag} via {outcome.auth}")
+    emit(f"subject:      {csr.subject.rfc4514_string()}")
+    emit(f"public key:   {reply.fingerprint}")
+    emit(f"device uuid:  {reply.payload.device_uuid}")
+    emit(
+        f"cose:         ES256, kid {reply.cose.kid_name or '-'}; payload digest matches "
+        "SHA-256 of the CSR"
+    )
+    emit(f"signature:    {signature_line(outcome.signature)}")
+    note(outcome.auth_reason)
+    if csr.quirk:
+        note(
+            f"normalised the CSR before verifying it: {csr.quirk}; its signature verifies "
+            "after that repair (saved CSR files keep the modem's bytes)"
+        )
+    if outcome.signature.status != "verified":
+        warn(
+            "the COSE signature was not verified: give --identity-key FILE to check that "
+            "the reply came from this device"
+        )
+
+
+def save_csr(outcome: KeygenOutcome, path: Path) -> None:
+    """PEM, or DER when the file name ends in ``.der``."""
+    der = path.suffix.lower() == ".der"
+    write_output(path, outcome.csr_der if der else outcome.csr_pem, "the CSR")
+    note(f"wrote the CSR to {path} ({'DER' if der else 'PEM'})")
+
+
+@click.command()
+@port_options
+@auth_options
+@tag_option()
+@click.option(
+    "--attributes",
+    default=None,
+    help='Subject attributes for the CSR, e.g. "O=Acme,CN=device-1" (default: the modem '
+    "puts its device UUID in CN).",
+)
+@click.option(
+    "--csr-out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Save the CSR (PEM; DER when FILE ends in .der).",
+)
+@identity_key_option
+@click.option("--replace", is_flag=True, help="Replace a client key already in the tag.")
+@json_option
+@passphrase_file_option
+def keygen(
+    port: str | None,
+    baud: int,
+    timeout: float,
+    auth: AuthMode,
+    key_name: str | None,
+    slot: int | None,
+    tag: int,
+    attributes: str | None,
+    csr_out: Path | None,
+    identity_key: Path | None,
+    replace: bool,
+    as_json: bool,
+    passphrase_file: Path | None,
+) -> None:
+    """Generate a client key on the modem (AT%KEYGEN) and check the CSR it returns.
+
+    The private key never leaves the modem. The CSR's own signature, the COSE_Sign1
+    structure (ES256) and its digest of the CSR are always checked; the COSE signature
+    only with --identity-key.
+    """
+    verifier = load_identity_file(identity_key)
+    check_output_path(csr_out, "the CSR")
+    settings = auth_settings(auth, key_name, slot, passphrase_file)
+    with open_session(port, baud, timeout, settings) as session:
+        outcome = KeyGenerator(session, verifier).generate(tag, attributes, replace=replace)
+    if csr_out is not None:
+        save_csr(outcome, csr_out)
+    if as_json:
+        emit_json({**outcome.to_json(), "csr_out": str(csr_out) if csr_out else None})
+    else:
+        show_keygen(outcome)
+
+
+def open_ca_files(ca_cert: Path, ca_key: str, passphrase_file: Path | None) -> CertificateAuthority:
+    """The CA certificate and a signer for its key from the key store, checked to match
+    (the key is unlocked now, so a passphrase problem stops before the device is touched)."""
+    cert = load_certificate(read_file(ca_cert, "CA certificate"), f"CA certificate {ca_cert}")
+    signer = key_store(passphrase_file).signer(ca_key)
+    authority = open_ca(cert, signer)
+    unlock = getattr(signer, "unlock", None)
+    if callable(unlock):
+        unlock()
+    return authority
+
+
+@click.command()
+@port_options
+@auth_options
+@tag_option()
+@click.option(
+    "--ca",
+    "ca_cert",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="The CA certificate (PEM or DER).",
+)
+@click.option(
+    "--ca-key", required=True, help="Name of the CA's key in the xsudo key store (any store)."
+)
+@click.option(
+    "--days", type=click.IntRange(min=1), default=365, show_default=True, help="Validity."
+)
+@click.option(
+    "--cn-from",
+    type=click.Choice(CN_SOURCES),
+    default=None,
+    help="Ask the modem for CN=<IMEI> or CN=<device UUID> (read from the modem) and "
+    "require it in the CSR.",
+)
+@click.option("--attributes", default=None, help='Other subject attributes, e.g. "O=Acme".')
+@click.option(
+    "--cert-out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also save the issued certificate (PEM).",
+)
+@click.option(
+    "--csr-out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also save the CSR (PEM; DER when FILE ends in .der).",
+)
+@identity_key_option
+@click.option(
+    "--replace", is_flag=True, help="Replace a client key and certificate already in the tag."
+)
+@json_option
+@passphrase_file_option
+@click.option(
+    "--ca-passphrase-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Passphrase of the CA key (file store), if it differs from --passphrase-file.",
+)
+def issue(
+    port: str | None,
+    baud: int,
+    timeout: float,
+    auth: AuthMode,
+    key_name: str | None,
+    slot: int | None,
+    tag: int,
+    ca_cert: Path,
+    ca_key: str,
+    days: int,
+    cn_from: CnSource | None,
+    attributes: str | None,
+    cert_out: Path | None,
+    csr_out: Path | None,
+    identity_key: Path | None,
+    replace: bool,
+    as_json: bool,
+    passphrase_file: Path | None,
+    ca_passphrase_file: Path | None,
+) -> None:
+    """Generate a key on the modem, sign its CSR with a CA key from the key store, and
+    write the certificate as the tag's client certificate (verified by SHA, audited).
+
+    The CA key is used only through the key store's signer: it is never written out.
+    The CA certificate must hold the CA key's public key.
+    """
+    verifier = load_identity_file(identity_key)
+    for path, what in ((cert_out, "the certificate"), (csr_out, "the CSR")):
+        check_output_path(path, what)
+    authority = open_ca_files(ca_cert, ca_key, ca_passphrase_file or passphrase_file)
+    settings = auth_settings(auth, key_name, slot, passphrase_file)
+    with open_session(port, baud, timeout, settings) as session:
+        outcome = KeyGenerator(session, verifier).issue(
+            tag, authority, days=days, cn_from=cn_from, attributes=attributes, replace=replace
+        )
+    if csr_out is not None:
+        save_csr(outcome.keygen, csr_out)
+    if cert_out is not None:
+        write_output(cert_out, outcome.cert_pem, "the certificate")
+        note(f"wrote the certificate to {cert_out}")
+    if as_json:
+        emit_json(outcome.to_json())
+        return
+    show_keygen(outcome.keygen)
+    _show_certificate(outcome.certificate, outcome.written.sha, outcome.written.action)
+
+
+def _show_certificate(cert: x509.Certificate, sha: str | None, action: str) -> None:
+    emit(f"certificate:  {cert.subject.rfc4514_string()} issued by {cert.issuer.rfc4514_string()}")
+    emit(f"serial:       {format(cert.serial_number, 'x')}")
+    emit(f"not after:    {cert.not_valid_after_utc:%Y-%m-%d %H:%M:%S}Z")
+    emit(f"{action}: client certificate, modem SHA {sha}")
