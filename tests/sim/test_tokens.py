@@ -1,7 +1,8 @@
 """Rules 26-27a: %KEYGEN, %ATTESTTOKEN, %CLAIMTOKEN replies have the right shape and verify.
 
 CSRs are checked with ``cryptography`` and the ``openssl`` CLI; COSE_Sign1 with ``cbor2`` and
-the device identity public key the simulator exposes.
+the device identity public key the simulator exposes. The comparison with real modem replies
+is in ``test_tokens_fidelity.py``.
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ from cryptography.hazmat.primitives.asymmetric import ec, utils
 from cryptography.x509.oid import NameOID
 
 from xsudo.sim import Modem, SimOptions
-from xsudo.sim.cose import verify1
+from xsudo.sim.cose import CoseError, verify1
+from xsudo.sim.tokens import key_usage_der
 
+SELF_DESCRIBED = bytes.fromhex("d9d9f7")
 TOKEN = re.compile(rb'(%[A-Z]+): "([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)"\r\nOK\r\n')
 CMEE1 = b"AT+CMEE=1"
 
@@ -38,23 +41,42 @@ def split(answer: bytes, name: bytes) -> tuple[bytes, bytes]:
     return unb64url(match.group(2)), unb64url(match.group(3))
 
 
-def cose_payload(cose: bytes, modem: Modem) -> list[Any]:
-    """Check the COSE_Sign1 independently (cbor2 + cryptography) and return its payload."""
+def check_cose(cose: bytes, modem: Modem, detached: bytes | None = None) -> bytes:
+    """Check the COSE_Sign1 independently (cbor2 + cryptography); return the signed content
+    (the attached payload, or ``detached`` when the payload is null)."""
     cbor2 = pytest.importorskip("cbor2")
     item = cbor2.loads(cose)
     assert item.tag == 18
     protected, unprotected, payload, signature = item.value
-    assert cbor2.loads(protected) == {1: -7}
-    assert cbor2.loads(unprotected[4]) == -2
+    assert protected == b"\xa1\x01\x26"  # {1: -7}
+    assert dict(unprotected) == {4: b"\x21"}  # kid: bstr(cbor(-2))
     assert len(signature) == 64
-    to_sign = cbor2.dumps(["Signature1", protected, b"", payload])
+    if detached is None:
+        assert isinstance(payload, bytes)
+        content = payload
+    else:
+        assert payload is None
+        content = detached
+    to_sign = cbor2.dumps(["Signature1", protected, b"", content])
     der = utils.encode_dss_signature(
         int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
     )
     modem.identity_public_key.verify(der, to_sign, ec.ECDSA(hashes.SHA256()))
-    assert verify1(cose, modem.identity_public_key) == payload
-    decoded: list[Any] = cbor2.loads(payload)
+    assert verify1(cose, modem.identity_public_key, detached) == content
+    return bytes(content)
+
+
+def self_described(data: bytes) -> list[Any]:
+    """CBOR that must sit in tag 55799 (as real modems send it), decoded with cbor2."""
+    cbor2 = pytest.importorskip("cbor2")
+    assert data[:3] == SELF_DESCRIBED, data[:3].hex()
+    decoded: list[Any] = cbor2.loads(data[3:])
     return decoded
+
+
+def cose_payload(cose: bytes, modem: Modem) -> list[Any]:
+    """Check an attached COSE_Sign1 and return its decoded (tag 55799) payload."""
+    return self_described(check_cose(cose, modem))
 
 
 def device_uuid(modem: Modem) -> bytes:
@@ -89,11 +111,67 @@ def test_keygen_csr_is_valid_and_signed_by_the_stored_key(tmp_path: Path) -> Non
     assert len(payload[4]) == 16
 
 
-def test_keygen_attributes_and_key_usage() -> None:
+def key_usage_of(csr: x509.CertificateSigningRequest) -> x509.Extension[x509.KeyUsage]:
+    assert len(csr.extensions) == 1
+    return csr.extensions.get_extension_for_class(x509.KeyUsage)
+
+
+def test_keygen_attributes_and_key_usage(tmp_path: Path) -> None:
     modem = Modem()
     answer = modem.handle(b'AT%KEYGEN=52,2,0,"O=Acme,CN=nrf-352656100367872","101010000"')
-    csr = x509.load_der_x509_csr(split(answer, b"%KEYGEN")[0])
+    body = split(answer, b"%KEYGEN")[0]
+    csr = x509.load_der_x509_csr(body)
     assert csr.subject.rfc4514_string() == "CN=nrf-352656100367872,O=Acme"
+    usage = key_usage_of(csr)
+    assert not usage.critical
+    assert usage.value.digital_signature and usage.value.key_encipherment
+    assert usage.value.key_agreement and not usage.value.content_commitment
+    assert not usage.value.data_encipherment and not usage.value.key_cert_sign
+    (tmp_path / "csr.der").write_bytes(body)
+    text = subprocess.run(
+        ["openssl", "req", "-inform", "DER", "-in", str(tmp_path / "csr.der"), "-noout", "-text"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "Digital Signature, Key Encipherment, Key Agreement" in text
+
+
+def test_keygen_default_key_usage_is_the_one_real_csrs_carry() -> None:
+    """Real CSRs made without <key_usage> carry BIT STRING 03 02 03 e8 (see the fixture)."""
+    body = split(Modem().handle(b"AT%KEYGEN=52,2,0"), b"%KEYGEN")[0]
+    usage = key_usage_of(x509.load_der_x509_csr(body)).value
+    assert (usage.digital_signature, usage.content_commitment, usage.key_encipherment) == (
+        True,
+        True,
+        True,
+    )
+    assert usage.key_agreement and not usage.data_encipherment
+    assert not (usage.key_cert_sign or usage.crl_sign or usage.encipher_only)
+    assert bytes.fromhex("0603551d0f0404030203e8") in body
+
+
+def test_keygen_all_zero_key_usage_leaves_the_extension_out() -> None:
+    body = split(Modem().handle(b'AT%KEYGEN=52,2,0,"","000000000"'), b"%KEYGEN")[0]
+    assert list(x509.load_der_x509_csr(body).extensions) == []
+
+
+@pytest.mark.parametrize("bits", ["111010000", "101010000", "000000001", "100000000", "111111111"])
+def test_key_usage_der_matches_asn1crypto(bits: str) -> None:
+    asn1_x509 = pytest.importorskip("asn1crypto.x509")
+    names = [
+        "digital_signature",
+        "non_repudiation",
+        "key_encipherment",
+        "data_encipherment",
+        "key_agreement",
+        "key_cert_sign",
+        "crl_sign",
+        "encipher_only",
+        "decipher_only",
+    ]
+    expected = asn1_x509.KeyUsage({n for n, bit in zip(names, bits, strict=True) if bit == "1"})
+    assert key_usage_der(bits) == expected.dump()
 
 
 def test_keygen_public_key_format() -> None:
@@ -153,14 +231,22 @@ def test_token_errors(setup: tuple[bytes, ...], command: bytes, expected: bytes)
 def test_attestation_token(profile: str) -> None:
     modem = Modem(SimOptions(profile=profile))
     body, cose = split(modem.handle(b"AT%ATTESTTOKEN"), b"%ATTESTTOKEN")
-    cbor2 = pytest.importorskip("cbor2")
-    message = cbor2.loads(body)
+    message = self_described(body)
     assert message[0] == 1
+    assert message[1] == modem.device_uuid.bytes
     assert message[2] == modem.options.profile_info.device_type
     assert str(__import__("uuid").UUID(bytes=message[3])).encode() in modem.handle(b"AT%XMODEMUUID")
-    payload = cose_payload(cose, modem)
-    assert payload[1] == message[1]
-    assert payload[3] == hashlib.sha256(body).digest()
+    assert len(message[4]) == 16
+    assert check_cose(cose, modem, detached=body) == body
+
+
+def test_attestation_signature_covers_the_body() -> None:
+    modem = Modem()
+    body, cose = split(modem.handle(b"AT%ATTESTTOKEN"), b"%ATTESTTOKEN")
+    with pytest.raises(CoseError, match="does not verify"):
+        verify1(cose, modem.identity_public_key, body[:-1] + bytes([body[-1] ^ 1]))
+    with pytest.raises(CoseError, match="no content"):
+        verify1(cose, modem.identity_public_key)
 
 
 def test_attestation_challenge_replaces_the_nonce() -> None:
@@ -168,9 +254,8 @@ def test_attestation_challenge_replaces_the_nonce() -> None:
     challenge = "90115c20ac3f381b520b43c76bd5d99c"
     answer = modem.handle(b'AT%ATTESTTOKEN="' + challenge.encode() + b'"')
     body, cose = split(answer, b"%ATTESTTOKEN")
-    cbor2 = pytest.importorskip("cbor2")
-    assert cbor2.loads(body)[4] == bytes.fromhex(challenge)
-    assert cose_payload(cose, modem)[4] == bytes.fromhex(challenge)
+    assert self_described(body)[4] == bytes.fromhex(challenge)
+    check_cose(cose, modem, detached=body)
 
 
 def test_claim_token_needs_an_ownership_key() -> None:
@@ -181,11 +266,11 @@ def test_claim_token_needs_an_ownership_key() -> None:
     challenge = "00112233445566778899aabbccddeeff"
     answer = modem.handle(b'AT%CLAIMTOKEN=7,"' + challenge.encode() + b'"')
     body, cose = split(answer, b"%CLAIMTOKEN")
-    cbor2 = pytest.importorskip("cbor2")
-    assert cbor2.loads(body)[2] == hashlib.sha256(b"owner").digest()
-    payload = cose_payload(cose, modem)
-    assert payload[4] == bytes.fromhex(challenge)
-    assert payload[2] == bytes([7])
+    message = self_described(body)
+    assert message[:2] == [6, modem.device_uuid.bytes]
+    assert message[2] == hashlib.sha256(b"owner").digest()
+    assert message[3] == bytes.fromhex(challenge)
+    check_cose(cose, modem, detached=body)
 
 
 def test_identity_public_key_is_the_reserved_type_6_entry() -> None:

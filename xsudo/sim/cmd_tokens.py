@@ -1,7 +1,9 @@
 """Rules 26-27a: ``%KEYGEN``, ``%ATTESTTOKEN`` and ``%CLAIMTOKEN``.
 
 Generated keys are stored as PKCS#8 PEM in the ``%CMNG`` entry ``(tag, key_type)``, so
-the listed SHA is SHA-256 of that PEM and the key survives in the state file.
+the listed SHA is SHA-256 of that PEM and the key survives in the state file. The replies
+are shaped like real modems' (:mod:`xsudo.sim.tokens`); the ``csr_null_param`` option gives
+CSRs the NULL-parameter signatureAlgorithm of older firmware.
 """
 
 from __future__ import annotations
@@ -40,7 +42,8 @@ def keygen(modem: Modem, form: Form, args: bytes) -> Reply:
     output_format = params[2].int_in(0, 1)
     attributes = params[3].value.decode("latin-1") if len(params) > 3 else ""
     subject = tokens.parse_attributes(attributes, str(modem.device_uuid))
-    usage_ok = len(params) < 5 or _valid_key_usage(params[4])
+    key_usage = params[4].value.decode("latin-1") if len(params) > 4 else None
+    usage_ok = key_usage is None or tokens.valid_key_usage(key_usage)
     if tag is None or key_type not in KEY_TYPES or output_format is None:
         return modem.param_error()
     if subject is None or not usage_ok:
@@ -61,12 +64,10 @@ def keygen(modem: Modem, form: Form, args: bytes) -> Reply:
         modem.device_uuid,
         modem.identity_key,
         modem.random_bytes(NONCE_BYTES),
+        key_usage=key_usage or tokens.DEFAULT_KEY_USAGE,
+        null_param=modem.options.csr_null_param,
     )
     return ok(b'%KEYGEN: "' + text.encode("ascii") + b'"')
-
-
-def _valid_key_usage(param: Param) -> bool:
-    return len(param.value) == 9 and set(param.value) <= set(b"01")
 
 
 def _key_for(modem: Modem, tag: int, key_type: int) -> ec.EllipticCurvePrivateKey:
@@ -134,7 +135,7 @@ def claimtoken(modem: Modem, form: Form, args: bytes) -> Reply:
     ownership_key = modem.nvm.credentials.get((tag, TYPE_OWNERSHIP))
     if ownership_key is None:
         return cme(TOKEN_FAILED)
-    text = tokens.claim_reply(modem.device_uuid, tag, ownership_key, nonce, modem.identity_key)
+    text = tokens.claim_reply(modem.device_uuid, ownership_key, nonce, modem.identity_key)
     return ok(b'%CLAIMTOKEN: "' + text.encode("ascii") + b'"')
 
 

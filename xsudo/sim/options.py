@@ -292,6 +292,13 @@ class SimOptions:
         _parse_int,
         metavar="N",
     )
+    csr_null_param: bool = _opt(
+        False,
+        "%KEYGEN CSRs encode ecdsa-with-SHA256 with a NULL parameter, as older modem firmware "
+        "(e.g. mfw 1.3.x) does",
+        _parse_bool,
+        flag=True,
+    )
     identity_key_out: str | None = _opt(
         None,
         "write the simulated device identity public key (PEM) to this file",
