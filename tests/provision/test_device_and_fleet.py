@@ -307,3 +307,13 @@ def test_manifest_errors(xsudo: Run, tmp_path: Path) -> None:
         result = xsudo("provision", str(path), "--port", "sim://")
         assert result.code == 2, name
         assert result.err.startswith("error: "), name
+
+
+@pytest.mark.parametrize("flow", ["rtscts", "xonxoff", "dsrdtr", "none"])
+def test_flow_control_options_open_a_real_pty(xsudo: Run, board: Board, flow: str) -> None:
+    server = board()
+    result = xsudo("device", "info", "--port", server.path, "--flow", flow, "--json")
+    assert result.code == 0, result.err
+    assert result.json()["imei"] == "352656100367872"
+    bad = xsudo("device", "info", "--port", server.path, "--flow", "carrier-pigeon")
+    assert bad.code == 2

@@ -382,7 +382,7 @@ def test_attest_without_key_says_not_verified(xsudo: Run, board: Board) -> None:
     assert result.code == 0, result.err
     assert "signature:      NOT verified (no --identity-key given)" in result.out
     assert "(device-generated)" in result.out
-    assert "device type:    nRF9160 SIBA (2)" in result.out
+    assert "device type:    NRF9160 SIAA (3)" in result.out
     assert "was not verified" in result.err
     assert cfun(server) == 0
 

@@ -166,7 +166,7 @@ class AtChannel:
         *,
         baud: int = DEFAULT_BAUD,
         timeout: float = DEFAULT_TIMEOUT,
-        rtscts: bool = False,
+        flow: str = "none",
         terminator: bytes = DEFAULT_TERMINATOR,
         sync: bool = True,
         cmd_type: str | None = None,
@@ -181,7 +181,7 @@ class AtChannel:
         :class:`~xsudo.errors.BadInputError`.
         """
         kind = resolve_cmd_type(cmd_type)
-        serial_port = open_port(port, baud=baud, rtscts=rtscts)
+        serial_port = open_port(port, baud=baud, flow=flow)
         try:
             channel = cls(
                 serial_port,

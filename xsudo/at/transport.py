@@ -75,23 +75,37 @@ def _register_sim_handler() -> None:
         register()
 
 
+FLOW_CONTROLS = ("none", "rtscts", "xonxoff", "dsrdtr")
+"""Serial flow control: none, hardware RTS/CTS (what Nordic's DKs and tools default to),
+software XON/XOFF, or hardware DSR/DTR."""
+
+
 def open_port(
     port: str | None = None,
     *,
     baud: int = DEFAULT_BAUD,
-    rtscts: bool = False,
+    flow: str = "none",
 ) -> serial.SerialBase:
-    """Open ``port`` (or ``$XSUDO_PORT``) exclusively, 8N1 at ``baud``, RTS/CTS if asked.
+    """Open ``port`` (or ``$XSUDO_PORT``) exclusively, 8N1 at ``baud``, with ``flow`` control
+    (one of :data:`FLOW_CONTROLS`).
 
     Raises :class:`BadInputError` when no port is given and :class:`PortError` when it
     cannot be opened.
     """
     name = resolve_port(port)
+    if flow not in FLOW_CONTROLS:
+        raise BadInputError(f"unknown flow control {flow!r}", f"use {', '.join(FLOW_CONTROLS)}")
     if "://" in name:
         _register_sim_handler()
     try:
         return serial.serial_for_url(
-            name, baudrate=baud, rtscts=rtscts, exclusive=True, timeout=None
+            name,
+            baudrate=baud,
+            rtscts=flow == "rtscts",
+            xonxoff=flow == "xonxoff",
+            dsrdtr=flow == "dsrdtr",
+            exclusive=True,
+            timeout=None,
         )
     except XsudoError:
         raise  # e.g. a sim:// option error, already typed and explained

@@ -14,7 +14,7 @@ import click
 from xsudo.at.cmdtype import CMD_TYPE_ENV, CMD_TYPES
 from xsudo.at.modem import Modem
 from xsudo.at.shell import DEFAULT_SHELL_BUFFER
-from xsudo.at.transport import AUTO_PORT
+from xsudo.at.transport import AUTO_PORT, FLOW_CONTROLS
 from xsudo.audit.log import AuditLog
 from xsudo.cli.context import app_context
 from xsudo.cli.keyopts import key_store
@@ -32,6 +32,21 @@ KEY_ENV = "XSUDO_KEY"
 
 CMD_TYPE_META = "xsudo.cmd_type"
 SHELL_BUFFER_META = "xsudo.shell_buffer"
+FLOW_META = "xsudo.flow"
+
+
+def flow_option(func: F) -> F:
+    """``--flow`` (default ``$XSUDO_FLOW``, else none), kept in the click context."""
+    return click.option(
+        "--flow",
+        type=click.Choice(FLOW_CONTROLS),
+        envvar="XSUDO_FLOW",
+        default="none",
+        show_default=True,
+        expose_value=False,
+        callback=_remember(FLOW_META),
+        help="Serial flow control. Nordic DKs' tools use rtscts; pyserial URLs ignore it.",
+    )(func)
 
 
 def _remember(key: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
@@ -48,8 +63,9 @@ def _remember(key: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
 
 def port_options(func: F) -> F:
     """``--port`` (default ``$XSUDO_PORT``; ``auto``: the connected nRF91 kit), ``--baud``,
-    ``--timeout``, ``--cmd-type`` and ``--shell-buffer`` (the last two reach
+    ``--timeout``, ``--flow``, ``--cmd-type`` and ``--shell-buffer`` (the last three reach
     :func:`open_session` through the click context, not as parameters)."""
+    func = flow_option(func)
     func = click.option(
         "--shell-buffer",
         type=click.IntRange(min=16),
@@ -194,6 +210,7 @@ def open_session(
         resolve_port(port),
         baud=baud,
         timeout=timeout,
+        flow=_context_value(FLOW_META) or "none",
         cmd_type=cmd_type,
         shell_buffer=shell_buffer,
     ) as modem:

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from xsudo.at.cmdtype import CMD_TYPE_ENV, CMD_TYPES
-from xsudo.cli.deviceopts import audit_log, auth_settings
+from xsudo.cli.deviceopts import FLOW_META, audit_log, auth_settings, flow_option
 from xsudo.cli.keyopts import key_store, passphrase_file_option
 from xsudo.cli.output import emit_json, note, warn
 from xsudo.errors import BadInputError
@@ -54,6 +54,7 @@ from xsudo.signing import Signer
     show_default=True,
     help="at, shell (the Zephyr shell's 'at' command) or auto, for every port.",
 )
+@flow_option
 @click.option("--json", "as_json", is_flag=True, help="Print the report lines on stdout.")
 @passphrase_file_option
 def provision(
@@ -134,4 +135,5 @@ def _run_with_progress(
             progress=progress,
             signer_for=signer_for,
             cmd_type=cmd_type,
+            flow=click.get_current_context().meta.get(FLOW_META, "none"),
         )

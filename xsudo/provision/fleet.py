@@ -84,6 +84,7 @@ def run_fleet(
     progress: Progress | None = None,
     signer_for: Callable[[str], Signer] | None = None,
     cmd_type: str | None = None,
+    flow: str = "none",
 ) -> list[DeviceReport]:
     """Provision every port; see the module contract. Raises :class:`BadInputError` (after
     closing every port) when any file for any device fails validation.
@@ -102,7 +103,7 @@ def run_fleet(
     devices = [_Device(port) for port in ports]
     notify = progress or (lambda *_: None)
     with ExitStack() as stack, ThreadPoolExecutor(max_workers=max(1, len(ports))) as pool:
-        list(pool.map(lambda d: _connect(d, baud, timeout, cmd_type), devices))
+        list(pool.map(lambda d: _connect(d, baud, timeout, cmd_type, flow), devices))
         for device in devices:
             if device.modem is not None:
                 stack.callback(device.modem.close)
@@ -117,9 +118,11 @@ def run_fleet(
     return [d.report for d in devices]
 
 
-def _connect(device: _Device, baud: int, timeout: float, cmd_type: str | None) -> None:
+def _connect(device: _Device, baud: int, timeout: float, cmd_type: str | None, flow: str) -> None:
     try:
-        device.modem = Modem.open(device.port, baud=baud, timeout=timeout, cmd_type=cmd_type)
+        device.modem = Modem.open(
+            device.port, baud=baud, timeout=timeout, cmd_type=cmd_type, flow=flow
+        )
         device.identity = device.modem.identity()
         device.report.imei = device.identity.imei
     except XsudoError as exc:

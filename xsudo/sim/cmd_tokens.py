@@ -65,7 +65,7 @@ def keygen(modem: Modem, form: Form, args: bytes) -> Reply:
         modem.identity_key,
         modem.random_bytes(NONCE_BYTES),
         key_usage=key_usage or tokens.DEFAULT_KEY_USAGE,
-        null_param=modem.options.csr_null_param,
+        null_param=_csr_null_param(modem),
     )
     return ok(b'%KEYGEN: "' + text.encode("ascii") + b'"')
 
@@ -144,3 +144,9 @@ HANDLERS: dict[bytes, Handler] = {
     b"%ATTESTTOKEN": attesttoken,
     b"%CLAIMTOKEN": claimtoken,
 }
+
+
+def _csr_null_param(modem: Modem) -> bool:
+    """The CSR quirk: the option when set, else the profile's default."""
+    chosen = modem.options.csr_null_param
+    return modem.options.profile_info.csr_null_param if chosen is None else chosen

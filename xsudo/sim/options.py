@@ -292,11 +292,11 @@ class SimOptions:
         _parse_int,
         metavar="N",
     )
-    csr_null_param: bool = _opt(
-        False,
+    csr_null_param: bool | None = _opt(
+        None,
         "%KEYGEN CSRs encode ecdsa-with-SHA256 with a NULL parameter, as older modem firmware "
-        "(e.g. mfw 1.3.x) does",
-        _parse_bool,
+        "(mfw 1.3.5) does (default: the profile's)",
+        _parse_optional_bool,
         flag=True,
     )
     identity_key_out: str | None = _opt(

@@ -35,6 +35,8 @@ class Profile:
     """Attestation token device type (1..4 as nRFCloud/utils names them)."""
     cmee2_accepted: bool = False
     restricted: tuple[str, ...] = ()
+    csr_null_param: bool = False
+    """``%KEYGEN`` CSRs carry ecdsa-with-SHA256 with a NULL parameter (real mfw 1.3.5 does)."""
 
 
 PROFILES: dict[str, Profile] = {
@@ -44,7 +46,8 @@ PROFILES: dict[str, Profile] = {
         mfw="mfw_nrf9160_1.3.5",
         hwversion="nRF9160 SICA B1A",
         model="nRF9160-SICA",
-        device_type=2,
+        device_type=3,
+        csr_null_param=True,
     ),
     "nrf91x1-2.0": Profile(
         name="nrf91x1-2.0",
@@ -60,7 +63,7 @@ PROFILES: dict[str, Profile] = {
         mfw="mfw_nrf9151-ntn_1.0.0-1.alpha",
         hwversion="nRF9151 LACA A1A",
         model="nRF9151-LACA",
-        device_type=4,
+        device_type=6,
     ),
     "locked": Profile(
         name="locked",

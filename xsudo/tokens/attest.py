@@ -2,8 +2,9 @@
 
 Real modems send the COSE_Sign1 with a ``null`` payload: the attestation message is the
 detached content, so the signature is verified over it (RFC 9052 section 4.4) and there is
-no digest to compare. When the payload is attached (the simulator does this), it must have
-the modem token layout and its digest, device UUID and nonce must match the message.
+no digest to compare (the simulator sends the same shape). An attached payload, should a
+firmware send one, must have the modem token layout, and its digest, device UUID and nonce
+must match the message.
 A challenge given to the modem must come back as the message's nonce.
 """
 
