@@ -529,3 +529,30 @@ def test_issue_with_a_ca_key_behind_an_external_signer_and_an_openssl_made_ca(
         <= x509.load_pem_x509_certificate(ca_file.read_bytes()).not_valid_after_utc
     )
     assert result.json()["write"]["sha"] == listed(xsudo, server.path, 6)["client-cert"]
+
+
+def test_issue_appends_the_device_to_an_nrf_cloud_onboarding_csv(
+    xsudo: Run, board: Board, tmp_path: Path
+) -> None:
+    import csv
+
+    ca_file = create_ca(xsudo, tmp_path, "labca", "keyring")
+    onboard = tmp_path / "onboard.csv"
+    for imei in ("352656100000101", "352656100000102"):
+        server = board("nrf91x1-2.0", imei=imei)
+        result = xsudo(
+            "cred", "issue", "--port", server.path, "--tag", "7", "--ca", str(ca_file),
+            "--ca-key", "labca", "--cn-from", "imei", "--onboarding-csv", str(onboard),
+            "--tags", "line-3|batch-7",
+        )  # fmt: skip
+        assert result.code == 0, result.err
+    rows = list(csv.reader(onboard.open(newline="")))
+    assert [row[0] for row in rows] == ["352656100000101", "352656100000102"]
+    assert rows[0][1:4] == ["", "line-3|batch-7", "APP|MODEM"]
+    cert = x509.load_pem_x509_certificate(rows[1][4].encode())
+    assert cert.subject.rfc4514_string() == "CN=352656100000102"
+    bad = xsudo(
+        "cred", "issue", "--port", server.path, "--tag", "8", "--ca", str(ca_file),
+        "--ca-key", "labca", "--onboarding-csv", str(onboard), "--fw-types", "APP|TOASTER",
+    )  # fmt: skip
+    assert bad.code == 2 and "TOASTER" in bad.err

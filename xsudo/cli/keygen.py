@@ -19,6 +19,12 @@ from xsudo.crypto import PublicKey
 from xsudo.errors import BadInputError, OperationFailed
 from xsudo.pki import CertificateAuthority, load_certificate, open_ca
 from xsudo.provision.keygen import CN_SOURCES, CnSource, KeyGenerator, KeygenOutcome
+from xsudo.provision.onboarding import (
+    DEFAULT_FW_TYPES,
+    append_rows,
+    check_fw_types,
+    row_for,
+)
 from xsudo.provision.policy import AuthMode
 from xsudo.tokens import SignatureCheck, load_identity_key
 
@@ -209,6 +215,20 @@ def open_ca_files(ca_cert: Path, ca_key: str, passphrase_file: Path | None) -> C
 @json_option
 @passphrase_file_option
 @click.option(
+    "--onboarding-csv",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Append the device to an nRF Cloud bulk-onboarding CSV (device ID = the CN).",
+)
+@click.option(
+    "--fw-types",
+    default=DEFAULT_FW_TYPES,
+    show_default=True,
+    help="For --onboarding-csv: firmware types for FOTA, |-separated.",
+)
+@click.option("--subtype", default="", help="For --onboarding-csv: the device subtype.")
+@click.option("--tags", default="", help="For --onboarding-csv: |-separated device tags.")
+@click.option(
     "--ca-passphrase-file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
@@ -233,6 +253,10 @@ def issue(
     replace: bool,
     as_json: bool,
     passphrase_file: Path | None,
+    onboarding_csv: Path | None,
+    fw_types: str,
+    subtype: str,
+    tags: str,
     ca_passphrase_file: Path | None,
 ) -> None:
     """Generate a key on the modem, sign its CSR with a CA key from the key store, and
@@ -242,6 +266,7 @@ def issue(
     The CA certificate must hold the CA key's public key.
     """
     verifier = load_identity_file(identity_key)
+    check_fw_types(fw_types)
     for path, what in ((cert_out, "the certificate"), (csr_out, "the CSR")):
         check_output_path(path, what)
     authority = open_ca_files(ca_cert, ca_key, ca_passphrase_file or passphrase_file)
@@ -255,6 +280,12 @@ def issue(
     if cert_out is not None:
         write_output(cert_out, outcome.cert_pem, "the certificate")
         note(f"wrote the certificate to {cert_out}")
+    if onboarding_csv is not None:
+        row = row_for(
+            outcome.certificate, outcome.cert_pem, subtype=subtype, tags=tags, fw_types=fw_types
+        )
+        append_rows(onboarding_csv, [row])
+        note(f"added device {row.device_id} to {onboarding_csv}")
     if as_json:
         emit_json(outcome.to_json())
         return
