@@ -20,7 +20,7 @@ from xsudo.cli.deviceopts import (
     tag_option,
 )
 from xsudo.cli.keyopts import passphrase_file_option
-from xsudo.cli.output import emit, emit_json, json_option, note, stdout_console, warn
+from xsudo.cli.output import emit, emit_json, file_option, json_option, note, stdout_console, warn
 from xsudo.command import AtCommand
 from xsudo.content import (
     XSUDO_MAX_OVERHEAD,
@@ -196,18 +196,10 @@ def _dry_run(
 @_type_option()
 @click.option("--replace", is_flag=True, help="Overwrite different content already stored.")
 @click.option("--dry-run", is_flag=True, help="Print what would be sent; touch nothing.")
-@click.option(
-    "--password-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Password of an encrypted client key (sent to the modem as <passwd>).",
+@file_option(
+    "--password-file", help="Password of an encrypted client key (sent to the modem as <passwd>)."
 )
-@click.option(
-    "--client-cert",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="For client-key: check that the key matches this certificate.",
-)
+@file_option("--client-cert", help="For client-key: check that the key matches this certificate.")
 @json_option
 @passphrase_file_option
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))

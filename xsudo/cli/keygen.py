@@ -14,7 +14,7 @@ from cryptography import x509
 
 from xsudo.cli.deviceopts import auth_options, auth_settings, open_session, port_options, tag_option
 from xsudo.cli.keyopts import key_store, passphrase_file_option
-from xsudo.cli.output import emit, emit_json, json_option, note, warn
+from xsudo.cli.output import emit, emit_json, file_option, json_option, note, warn
 from xsudo.crypto import PublicKey
 from xsudo.errors import BadInputError, OperationFailed
 from xsudo.pki import CertificateAuthority, load_certificate, open_ca
@@ -115,12 +115,7 @@ def save_csr(outcome: KeygenOutcome, path: Path) -> None:
     help='Subject attributes for the CSR, e.g. "O=Acme,CN=device-1" (default: the modem '
     "puts its device UUID in CN).",
 )
-@click.option(
-    "--csr-out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Save the CSR (PEM; DER when FILE ends in .der).",
-)
+@file_option("--csr-out", help="Save the CSR (PEM; DER when FILE ends in .der).")
 @identity_key_option
 @click.option("--replace", is_flag=True, help="Replace a client key already in the tag.")
 @json_option
@@ -196,28 +191,16 @@ def open_ca_files(ca_cert: Path, ca_key: str, passphrase_file: Path | None) -> C
     "require it in the CSR.",
 )
 @click.option("--attributes", default=None, help='Other subject attributes, e.g. "O=Acme".')
-@click.option(
-    "--cert-out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Also save the issued certificate (PEM).",
-)
-@click.option(
-    "--csr-out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Also save the CSR (PEM; DER when FILE ends in .der).",
-)
+@file_option("--cert-out", help="Also save the issued certificate (PEM).")
+@file_option("--csr-out", help="Also save the CSR (PEM; DER when FILE ends in .der).")
 @identity_key_option
 @click.option(
     "--replace", is_flag=True, help="Replace a client key and certificate already in the tag."
 )
 @json_option
 @passphrase_file_option
-@click.option(
+@file_option(
     "--onboarding-csv",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
     help="Append the device to an nRF Cloud bulk-onboarding CSV (device ID = the CN).",
 )
 @click.option(

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 _stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -16,6 +20,13 @@ json_option = click.option(
     "--json", "as_json", is_flag=True, help="Print the result as JSON on stdout."
 )
 """The ``--json`` flag every command shares (results for machines, one object per line)."""
+
+
+def file_option(*names: str, help: str) -> Callable[[F], F]:
+    """An optional file path option (``None`` when not given); the file need not exist."""
+    return click.option(
+        *names, type=click.Path(dir_okay=False, path_type=Path), default=None, help=help
+    )
 
 
 def note(message: str) -> None:

@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from xsudo.at.cmdtype import CMD_TYPE_ENV, CMD_TYPES
 from xsudo.cli.deviceopts import FLOW_META, audit_log, auth_settings, flow_option
 from xsudo.cli.keyopts import key_store, passphrase_file_option
-from xsudo.cli.output import emit_json, note, warn
+from xsudo.cli.output import emit_json, file_option, note, warn
 from xsudo.errors import BadInputError
 from xsudo.provision.fleet import DeviceReport, run_fleet
 from xsudo.provision.manifest import Manifest, load_manifest
@@ -31,12 +31,7 @@ from xsudo.signing import Signer
     required=True,
     help="A modem's port or URL; repeat for each device.",
 )
-@click.option(
-    "--report",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Write one JSON object per device to FILE (JSON lines).",
-)
+@file_option("--report", help="Write one JSON object per device to FILE (JSON lines).")
 @click.option(
     "--auth",
     type=click.Choice(AUTH_MODES),

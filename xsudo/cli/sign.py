@@ -9,7 +9,7 @@ import click
 from xsudo.audit.log import AuditLog
 from xsudo.cli.context import app_context
 from xsudo.cli.keyopts import key_store, passphrase_file_option
-from xsudo.cli.output import emit, emit_json, note, warn
+from xsudo.cli.output import emit, emit_json, file_option, note, warn
 from xsudo.command import has_literal_newline_escape, strip_at_prefix, strip_one_terminator
 from xsudo.encoding import ENCODING_NAMES, Encoding
 from xsudo.errors import BadInputError
@@ -57,10 +57,8 @@ def read_body(body: str | None, body_file: Path | None) -> bytes:
     help="Signature encoding: DER (Nordic's recipe) or raw 64-byte r||s.",
 )
 @click.option("--slot", type=click.IntRange(0, 9), default=None, help="XPMNG key slot (0-9).")
-@click.option(
+@file_option(
     "--body-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
     help="Read the exact body bytes from FILE (one trailing line terminator is dropped).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object instead of the line.")
