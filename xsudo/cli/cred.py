@@ -19,6 +19,7 @@ from xsudo.cli.deviceopts import (
     port_options,
     tag_option,
 )
+from xsudo.cli.inputs import read_file
 from xsudo.cli.keyopts import passphrase_file_option
 from xsudo.cli.output import emit, emit_json, file_option, json_option, note, stdout_console, warn
 from xsudo.command import AtCommand
@@ -50,17 +51,10 @@ def _type_option(required: bool = True) -> Callable[[F], F]:
     )
 
 
-def _read(path: Path, what: str) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise BadInputError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
-
-
 def _read_password(path: Path | None) -> str | None:
     if path is None:
         return None
-    return _read(path, "password file").decode("ascii", "replace").rstrip("\r\n")
+    return read_file(path, "password file").decode("ascii", "replace").rstrip("\r\n")
 
 
 @click.group()
@@ -119,11 +113,11 @@ def _preflight(
     signing: bool,
 ) -> Preflight:
     item = preflight(
-        _read(file, "credential file"),
+        read_file(file, "credential file"),
         cred_type,
         tag,
         password=password,
-        client_cert=_read(client_cert, "client certificate") if client_cert else None,
+        client_cert=read_file(client_cert, "client certificate") if client_cert else None,
         extra_overhead=XSUDO_MAX_OVERHEAD if signing else 0,
     )
     for repair in item.repairs:
@@ -400,7 +394,7 @@ def check(
     """Does the modem hold FILE at TAG/TYPE? Compares SHAs (read-only) and names the writer
     convention that matches: canonical, stripped (trailing newline removed), crlf, ..."""
     kind = parse_cred_type(cred_type, writable_only=False)
-    raw = _read(file, "credential file")
+    raw = read_file(file, "credential file")
     with open_session(port, baud, timeout) as session:
         entries = [e for e in session.modem.cmng_list(tag, int(kind)) if e.type == int(kind)]
     device_sha = normalise_sha(entries[0].sha) if entries and entries[0].sha else None

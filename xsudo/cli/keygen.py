@@ -13,6 +13,7 @@ import click
 from cryptography import x509
 
 from xsudo.cli.deviceopts import auth_options, auth_settings, open_session, port_options, tag_option
+from xsudo.cli.inputs import read_file
 from xsudo.cli.keyopts import key_store, passphrase_file_option
 from xsudo.cli.output import emit, emit_json, file_option, json_option, note, warn
 from xsudo.crypto import PublicKey
@@ -37,13 +38,6 @@ identity_key_option: Callable[[F], F] = click.option(
     help="Device identity public key (PEM) that verifies the COSE signature, e.g. from "
     "xsudo sim --identity-key-out FILE. Without it the signature is not verified.",
 )
-
-
-def read_file(path: Path, what: str) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise BadInputError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
 
 
 def load_identity_file(path: Path | None) -> PublicKey | None:

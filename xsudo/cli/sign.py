@@ -8,6 +8,7 @@ import click
 
 from xsudo.audit.log import AuditLog
 from xsudo.cli.context import app_context
+from xsudo.cli.inputs import read_file
 from xsudo.cli.keyopts import key_store, passphrase_file_option
 from xsudo.cli.output import emit, emit_json, file_option, note, warn
 from xsudo.command import has_literal_newline_escape, strip_at_prefix, strip_one_terminator
@@ -28,11 +29,7 @@ def read_body(body: str | None, body_file: Path | None) -> bytes:
             "for example: xsudo sign --key NAME '%CMNG=1'",
         )
     if body_file is not None:
-        try:
-            data = body_file.read_bytes()
-        except OSError as exc:
-            raise BadInputError(f"cannot read {body_file}: {exc.strerror}") from None
-        data, dropped = strip_one_terminator(data)
+        data, dropped = strip_one_terminator(read_file(body_file, "body file"))
         if dropped:
             note(f"dropped the trailing {dropped} at the end of {body_file}; it is not signed")
         text = data.decode("latin-1")

@@ -15,6 +15,7 @@ import click
 
 from xsudo.audit.verify import Verdict, verify_line
 from xsudo.cli.context import app_context
+from xsudo.cli.inputs import read_file
 from xsudo.cli.output import emit, emit_json, note, warn
 from xsudo.crypto import PublicKey, load_public_key
 from xsudo.errors import BadInputError
@@ -32,14 +33,7 @@ def read_line(line: str | None, line_file: Path | None) -> bytes:
     assert line_file is not None
     if str(line_file) == "-":
         return sys.stdin.buffer.read()
-    return _read_file(line_file, "line file")
-
-
-def _read_file(path: Path, what: str) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise BadInputError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    return read_file(line_file, "line file")
 
 
 def resolve_public_key(key_name: str | None, public_key_file: Path | None) -> PublicKey:
@@ -50,7 +44,7 @@ def resolve_public_key(key_name: str | None, public_key_file: Path | None) -> Pu
             "the key decides which signature is valid",
         )
     if public_key_file is not None:
-        return load_public_key(_read_file(public_key_file, "public key file"))
+        return load_public_key(read_file(public_key_file, "public key file"))
     assert key_name is not None
     from xsudo.keys import KeyStore  # only --key needs the key store (no passphrase asked)
 

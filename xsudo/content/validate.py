@@ -249,8 +249,7 @@ def _validate_client_key(
         raise ContentError(
             "wrong-label",
             f"client-key holds a {block.label} block; it takes a private key",
-            "give the private key PEM (-----BEGIN PRIVATE KEY----- or "
-            "-----BEGIN EC PRIVATE KEY-----)",
+            "give the private key as PEM (a PKCS#8 or SEC1 'PRIVATE KEY' block)",
         )
     if block.headers:
         raise ContentError(
