@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from xsudo.at.channel import ChannelOptions
 from xsudo.at.modem import Modem
 from xsudo.crypto import PrivateKey, PublicKey, public_key_pem, sign_digest_deterministic
 from xsudo.pki import cert_pem, issue_client_cert, make_ca, new_ec_key, private_key_pem
@@ -88,7 +89,7 @@ def run_size(count: int, signer: MemorySigner) -> float:
         ports = boards(root, imeis, signer)
         settings = AuthSettings("required", signer, None)
         start = time.monotonic()
-        reports = run_fleet(manifest, ports, settings, None, baud=BAUD)
+        reports = run_fleet(manifest, ports, settings, None, channel=ChannelOptions(baud=BAUD))
         elapsed = time.monotonic() - start
     failed = [r for r in reports if not r.ok]
     if failed:

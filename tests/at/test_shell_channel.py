@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +20,7 @@ from xsudo.command import AtCommand, build_xsudo_line
 from xsudo.errors import CmeError, CommandTextError, DeviceError, DeviceTimeout
 
 from .fakedevice import FakeDevice
+from .ptysim import PtySim
 
 REPO = Path(__file__).resolve().parents[2]
 TIMEOUT = 10.0
@@ -30,26 +29,6 @@ CA_TAG = 16842753
 
 def openssl(*args: str, data: bytes | None = None) -> bytes:
     return subprocess.run(["openssl", *args], input=data, capture_output=True, check=True).stdout
-
-
-class PtySim:
-    """``xsudo sim --pty FLAGS`` in a subprocess; ``path`` is its first stdout line."""
-
-    def __init__(self, *flags: str) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "xsudo", "sim", "--pty", *flags],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            cwd=REPO,
-        )
-        assert self.proc.stdout is not None
-        self.path = self.proc.stdout.readline().decode().strip()
-        if not self.path:
-            raise RuntimeError(self.proc.stderr.read().decode() if self.proc.stderr else "")
-
-    def stop(self) -> None:
-        self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(timeout=TIMEOUT)
 
 
 @pytest.fixture

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +20,8 @@ pytest.importorskip("xsudo.sim")
 from xsudo.at import AtChannel, Modem, SignedCommandError
 from xsudo.command import AtCommand, build_xsudo_line
 from xsudo.errors import CmeError
+
+from .ptysim import PtySim
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -62,26 +62,6 @@ def material(tmp_path_factory: pytest.TempPathFactory) -> Material:
     openssl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", str(priv))
     pub = openssl("ec", "-in", str(priv), "-pubout")
     return Material(cert.read_bytes(), priv, pub)
-
-
-class PtySim:
-    """`xsudo sim --pty` in a subprocess; ``path`` is its first stdout line."""
-
-    def __init__(self, *flags: str) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "xsudo", "sim", "--pty", *flags],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            cwd=REPO,
-        )
-        assert self.proc.stdout is not None
-        self.path = self.proc.stdout.readline().decode().strip()
-        if not self.path:
-            raise RuntimeError(self.proc.stderr.read().decode() if self.proc.stderr else "")
-
-    def stop(self) -> None:
-        self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(timeout=10)
 
 
 @pytest.fixture(params=["sim-url", "sim-pty"])

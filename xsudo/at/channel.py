@@ -42,6 +42,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from types import TracebackType
+from typing import TypedDict
 
 import serial
 
@@ -106,6 +107,19 @@ QUEUE_LIMIT = 1000
 DETECT_TIMEOUT = 3.0
 """Longest auto-detection (at most; a responsive board answers in milliseconds). The probe
 is repeated every :data:`PROBE_INTERVAL` in case at_host dropped it."""
+
+
+class ChannelOptions(TypedDict, total=False):
+    """The keyword options of :meth:`AtChannel.open`, for callers that pass them through
+    (:meth:`xsudo.at.modem.Modem.open`, the fleet runner, the CLI)."""
+
+    baud: int
+    timeout: float
+    flow: str
+    terminator: bytes
+    sync: bool
+    cmd_type: str | None
+    shell_buffer: int
 
 
 @dataclass

@@ -22,11 +22,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import TracebackType
+from typing import Unpack
 
 from xsudo.command import AtCommand, check_slot
 from xsudo.errors import BadInputError, CmeError, ModemError, XsudoError
 
-from .channel import DEFAULT_TERMINATOR, DEFAULT_TIMEOUT, AtChannel
+from .channel import AtChannel, ChannelOptions
 from .parse import (
     ResponseFormatError,
     parse_cmng,
@@ -35,8 +36,6 @@ from .parse import (
     parse_text_value,
 )
 from .results import AtResponse
-from .shell import DEFAULT_SHELL_BUFFER
-from .transport import DEFAULT_BAUD
 
 MAX_SEC_TAG = 4294967295
 MAX_USER_SEC_TAG = 2147483647
@@ -123,28 +122,13 @@ class Modem:
         cls,
         port: str | None = None,
         *,
-        baud: int = DEFAULT_BAUD,
-        timeout: float = DEFAULT_TIMEOUT,
-        flow: str = "none",
-        terminator: bytes = DEFAULT_TERMINATOR,
         numeric_errors: bool = True,
-        cmd_type: str | None = None,
-        shell_buffer: int = DEFAULT_SHELL_BUFFER,
+        **options: Unpack[ChannelOptions],
     ) -> Modem:
-        """Open the port, sync, and (by default) turn on numeric error codes.
-
-        ``cmd_type`` (``"at"``, ``"shell"``, ``"auto"``; ``None``: ``$XSUDO_CMD_TYPE``, else
-        ``"at"``) and ``shell_buffer`` are passed to :meth:`AtChannel.open`.
-        """
-        channel = AtChannel.open(
-            port,
-            baud=baud,
-            timeout=timeout,
-            flow=flow,
-            terminator=terminator,
-            cmd_type=cmd_type,
-            shell_buffer=shell_buffer,
-        )
+        """Open the port with :meth:`AtChannel.open` (``options`` are its keywords: baud,
+        timeout, flow, terminator, cmd_type, shell_buffer, ...), sync, and (by default) turn
+        on numeric error codes."""
+        channel = AtChannel.open(port, **options)
         modem = cls(channel)
         if numeric_errors:
             try:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from xsudo.cli.deviceopts import open_session, port_options
+from xsudo.cli.deviceopts import Connection, open_session, port_options
 from xsudo.cli.keygen import identity_key_option, load_identity_file, signature_line
 from xsudo.cli.output import emit, emit_json, json_option, warn
 from xsudo.provision.attest import parse_challenge, read_attestation
@@ -22,9 +22,7 @@ from xsudo.provision.attest import parse_challenge, read_attestation
 @identity_key_option
 @json_option
 def attest(
-    port: str | None,
-    baud: int,
-    timeout: float,
+    connection: Connection,
     challenge: str | None,
     identity_key: Path | None,
     as_json: bool,
@@ -36,7 +34,7 @@ def attest(
     """
     nonce = parse_challenge(challenge) if challenge is not None else None
     verifier = load_identity_file(identity_key)
-    with open_session(port, baud, timeout) as session:
+    with open_session(connection) as session:
         token = read_attestation(session.modem, nonce)
     check = token.verify(verifier)
     if as_json:

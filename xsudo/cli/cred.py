@@ -13,6 +13,8 @@ from rich.table import Table
 
 from xsudo.at.modem import CredentialEntry
 from xsudo.cli.deviceopts import (
+    AuthRequest,
+    Connection,
     auth_options,
     auth_settings,
     open_session,
@@ -36,7 +38,6 @@ from xsudo.content import (
     reserved_tag_name,
 )
 from xsudo.errors import BadInputError, DeviceError, XsudoError
-from xsudo.provision.policy import AuthMode
 from xsudo.provision.writer import CredentialWriter, CredResult
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -68,9 +69,7 @@ def cred() -> None:
 @_type_option(required=False)
 @json_option
 def list_(
-    port: str | None,
-    baud: int,
-    timeout: float,
+    connection: Connection,
     tag: int | None,
     cred_type: str | None,
     as_json: bool,
@@ -79,7 +78,7 @@ def list_(
     type_id = int(parse_cred_type(cred_type, writable_only=False)) if cred_type else None
     if type_id is not None and tag is None:
         raise BadInputError("--type needs --tag (the modem's list parameters nest)")
-    with open_session(port, baud, timeout) as session:
+    with open_session(connection) as session:
         entries = session.modem.cmng_list(tag, type_id)
     rows: list[dict[str, Any]] = [
         {
@@ -151,9 +150,7 @@ def _refuse(result: CredResult) -> int:
 
 def _dry_run(
     item: Preflight,
-    auth: AuthMode,
-    key_name: str | None,
-    slot: int | None,
+    auth: AuthRequest,
     password: str | None,
 ) -> None:
     """Print the exact wire lines (secrets redacted), data_len and the SHA to expect.
@@ -172,14 +169,15 @@ def _dry_run(
         display = display.replace(f'"{password}"', '"<password redacted>"')
     note("dry run: nothing is sent, nothing is signed")
     emit(f"plain line:  AT{display}")
-    if key_name and auth != "never":
-        slot_part = "" if slot is None else f",{slot}"
-        emit(f'xsudo line:  AT%XSUDO={len(body)},"<signature by {key_name}>"{slot_part};{display}')
+    if auth.signs:
+        slot_part = "" if auth.slot is None else f",{auth.slot}"
+        signer = f"<signature by {auth.key_name}>"
+        emit(f'xsudo line:  AT%XSUDO={len(body)},"{signer}"{slot_part};{display}')
         emit(f"data_len:    {len(body)}")
         emit(f"signed SHA:  {hashlib.sha256(body).hexdigest()}")
     emit(f"content:     {len(item.content)} bytes")
     emit(f"modem SHA:   {item.sha}")
-    if auth == "auto" and key_name:
+    if auth.mode == "auto" and auth.signs:
         note("with --auth auto the XSUDO line is used when the modem holds the key's public key")
 
 
@@ -198,12 +196,8 @@ def _dry_run(
 @passphrase_file_option
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def write(
-    port: str | None,
-    baud: int,
-    timeout: float,
-    auth: AuthMode,
-    key_name: str | None,
-    slot: int | None,
+    connection: Connection,
+    auth: AuthRequest,
     tag: int,
     cred_type: str,
     replace: bool,
@@ -221,13 +215,12 @@ def write(
     """
     kind = parse_cred_type(cred_type)
     password = _read_password(password_file)
-    signing = bool(key_name) and auth != "never"
-    item = _preflight(file, kind, tag, password, client_cert, signing)
+    item = _preflight(file, kind, tag, password, client_cert, auth.signs)
     if dry_run:
-        _dry_run(item, auth, key_name, slot, password)
+        _dry_run(item, auth, password)
         return
-    settings = auth_settings(auth, key_name, slot, passphrase_file)
-    with open_session(port, baud, timeout, settings) as session:
+    settings = auth_settings(auth, passphrase_file)
+    with open_session(connection, settings) as session:
         result = CredentialWriter(session).write(item, replace=replace, password=password)
     _show_result(result, as_json)
 
@@ -248,12 +241,8 @@ def write(
 @json_option
 @passphrase_file_option
 def delete(
-    port: str | None,
-    baud: int,
-    timeout: float,
-    auth: AuthMode,
-    key_name: str | None,
-    slot: int | None,
+    connection: Connection,
+    auth: AuthRequest,
     tag: int | None,
     cred_type: str | None,
     delete_all: bool,
@@ -267,9 +256,7 @@ def delete(
     an %XPMNG public key; delete such a key by name (--tag N --type public-key).
     """
     if delete_all:
-        _delete_all(
-            port, baud, timeout, auth, key_name, slot, tag, cred_type, yes, as_json, passphrase_file
-        )
+        _delete_all(connection, auth, tag, cred_type, yes, as_json, passphrase_file)
         return
     if tag is None or cred_type is None:
         raise BadInputError("delete needs --tag and --type", "or --all to delete every credential")
@@ -278,8 +265,8 @@ def delete(
         if not sys.stdin.isatty():
             raise BadInputError("deleting needs confirmation", "pass --yes to delete unasked")
         click.confirm(f"delete tag {tag} {cred_type_label(kind)} from the modem?", abort=True)
-    settings = auth_settings(auth, key_name, slot, passphrase_file)
-    with open_session(port, baud, timeout, settings) as session:
+    settings = auth_settings(auth, passphrase_file)
+    with open_session(connection, settings) as session:
         result = CredentialWriter(session).delete(tag, int(kind))
     if result.action == "absent":
         warn(f"nothing stored at tag {tag} {cred_type_label(kind)}; nothing deleted")
@@ -304,12 +291,8 @@ def _entry_json(entry: CredentialEntry, **extra: Any) -> dict[str, Any]:
 
 
 def _delete_all(
-    port: str | None,
-    baud: int,
-    timeout: float,
-    auth: AuthMode,
-    key_name: str | None,
-    slot: int | None,
+    connection: Connection,
+    auth: AuthRequest,
     tag: int | None,
     cred_type: str | None,
     yes: bool,
@@ -325,11 +308,11 @@ def _delete_all(
         )
     if not yes and not sys.stdin.isatty():
         raise BadInputError("deleting needs confirmation", "pass --yes to delete unasked")
-    settings = auth_settings(auth, key_name, slot, passphrase_file)
+    settings = auth_settings(auth, passphrase_file)
     deleted: list[dict[str, Any]] = []
     failed: list[dict[str, Any]] = []
     stopped: DeviceError | None = None
-    with open_session(port, baud, timeout, settings) as session:
+    with open_session(connection, settings) as session:
         entries = session.modem.cmng_list(tag)
         kept = [(e, reason) for e in entries if (reason := _kept_reason(e)) is not None]
         doomed = [e for e in entries if _kept_reason(e) is None]
@@ -383,9 +366,7 @@ def _show_bulk(summary: dict[str, list[dict[str, Any]]], as_json: bool, tag: int
 @json_option
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def check(
-    port: str | None,
-    baud: int,
-    timeout: float,
+    connection: Connection,
     tag: int,
     cred_type: str,
     as_json: bool,
@@ -395,7 +376,7 @@ def check(
     convention that matches: canonical, stripped (trailing newline removed), crlf, ..."""
     kind = parse_cred_type(cred_type, writable_only=False)
     raw = read_file(file, "credential file")
-    with open_session(port, baud, timeout) as session:
+    with open_session(connection) as session:
         entries = [e for e in session.modem.cmng_list(tag, int(kind)) if e.type == int(kind)]
     device_sha = normalise_sha(entries[0].sha) if entries and entries[0].sha else None
     convention = match_convention(raw, kind, device_sha) if device_sha else None

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from xsudo.cli.deviceopts import auth_settings, open_session, port_options
+from xsudo.cli.deviceopts import AuthRequest, Connection, auth_settings, open_session, port_options
 from xsudo.cli.keyopts import key_store, passphrase_file_option
 from xsudo.cli.output import emit, emit_json, json_option, note
 from xsudo.keys import KeyStore
@@ -36,9 +36,7 @@ def _local_fingerprints(store: KeyStore) -> dict[str, str]:
 @json_option
 @passphrase_file_option
 def info(
-    port: str | None,
-    baud: int,
-    timeout: float,
+    connection: Connection,
     key_name: str | None,
     slot: int | None,
     as_json: bool,
@@ -46,8 +44,8 @@ def info(
 ) -> None:
     """Identity, CFUN, XPMNG slots and whether authenticated access works (read-only)."""
     store = key_store(passphrase_file)
-    settings = auth_settings("auto", key_name, slot, passphrase_file)
-    with open_session(port, baud, timeout, settings) as session:
+    settings = auth_settings(AuthRequest("auto", key_name, slot), passphrase_file)
+    with open_session(connection, settings) as session:
         identity = session.ensure_identity()
         cfun = session.modem.cfun()
         slots = read_slots(session.modem, _local_fingerprints(store))
@@ -95,9 +93,7 @@ def info(
 @json_option
 @passphrase_file_option
 def upload_key_command(
-    port: str | None,
-    baud: int,
-    timeout: float,
+    connection: Connection,
     key_name: str,
     slot: int,
     replace: bool,
@@ -113,7 +109,7 @@ def upload_key_command(
         name = by_fingerprint.get(fingerprint)
         return store.signer(name) if name else None
 
-    with open_session(port, baud, timeout) as session:
+    with open_session(connection) as session:
         result = upload_key(
             session, key_name, public_key, slot, replace=replace, signer_for=signer_for
         )

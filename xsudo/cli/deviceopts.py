@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import click
 
+from xsudo.at.channel import ChannelOptions
 from xsudo.at.cmdtype import CMD_TYPE_ENV, CMD_TYPES
 from xsudo.at.modem import Modem
 from xsudo.at.shell import DEFAULT_SHELL_BUFFER
@@ -19,7 +22,6 @@ from xsudo.audit.log import AuditLog
 from xsudo.cli.context import app_context
 from xsudo.cli.keyopts import key_store
 from xsudo.cli.output import note
-from xsudo.content import CredType, parse_cred_type
 from xsudo.errors import BadInputError
 from xsudo.ports import at_port_candidates, choose_auto_port, list_serial_ports
 from xsudo.provision.policy import AUTH_MODES, AuthMode, AuthSettings
@@ -30,50 +32,94 @@ F = TypeVar("F", bound=Callable[..., Any])
 KEY_ENV = "XSUDO_KEY"
 
 
-CMD_TYPE_META = "xsudo.cmd_type"
-SHELL_BUFFER_META = "xsudo.shell_buffer"
-FLOW_META = "xsudo.flow"
+@dataclass(frozen=True)
+class Connection:
+    """How to reach the modem: ``--port`` (``None`` when not given, or for ``provision``,
+    which names several), ``--baud``, ``--timeout``, ``--flow``, ``--cmd-type`` and
+    ``--shell-buffer``."""
+
+    port: str | None
+    baud: int
+    timeout: float
+    flow: str
+    cmd_type: str
+    shell_buffer: int
+
+    def channel_options(self) -> ChannelOptions:
+        """Everything but the port, as :meth:`xsudo.at.modem.Modem.open` takes it."""
+        return ChannelOptions(
+            baud=self.baud,
+            timeout=self.timeout,
+            flow=self.flow,
+            cmd_type=self.cmd_type,
+            shell_buffer=self.shell_buffer,
+        )
 
 
-def flow_option(func: F) -> F:
-    """``--flow`` (default ``$XSUDO_FLOW``, else none), kept in the click context."""
-    return click.option(
-        "--flow",
-        type=click.Choice(FLOW_CONTROLS),
-        envvar="XSUDO_FLOW",
-        default="none",
-        show_default=True,
-        expose_value=False,
-        callback=_remember(FLOW_META),
-        help="Serial flow control. Nordic DKs' tools use rtscts; pyserial URLs ignore it.",
-    )(func)
+@dataclass(frozen=True)
+class AuthRequest:
+    """What ``--auth``, ``--key`` and ``--slot`` asked for (the key not yet opened)."""
+
+    mode: AuthMode
+    key_name: str | None
+    slot: int | None
+
+    @property
+    def signs(self) -> bool:
+        """True when a key is given and the policy may use it."""
+        return bool(self.key_name) and self.mode != "never"
 
 
-def _remember(key: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
-    """A click callback keeping an option's value in ``ctx.meta`` for :func:`open_session`
-    (so the commands' own signatures do not change)."""
+def _bundle(func: F, names: tuple[str, ...], build: Callable[..., Any], into: str) -> F:
+    """Wrap a click callback so the options ``names`` arrive as one value ``into``."""
 
-    def callback(ctx: click.Context, _param: click.Parameter, value: Any) -> Any:
-        if value is not None:
-            ctx.meta[key] = value
-        return value
+    @functools.wraps(func)
+    def command(*args: Any, **kwargs: Any) -> Any:
+        kwargs[into] = build(**{name: kwargs.pop(name) for name in names})
+        return func(*args, **kwargs)
 
-    return callback
+    return cast(F, command)
+
+
+def connection_options(func: F) -> F:
+    """``--baud``, ``--timeout``, ``--flow``, ``--cmd-type``, ``--shell-buffer``, given to the
+    command as one ``connection: Connection`` (``port`` None)."""
+    wrapped = _bundle(
+        func,
+        ("baud", "timeout", "flow", "cmd_type", "shell_buffer"),
+        lambda **v: Connection(port=None, **v),
+        "connection",
+    )
+    return _connection_flags(wrapped)
 
 
 def port_options(func: F) -> F:
-    """``--port`` (default ``$XSUDO_PORT``; ``auto``: the connected nRF91 kit), ``--baud``,
-    ``--timeout``, ``--flow``, ``--cmd-type`` and ``--shell-buffer`` (the last three reach
-    :func:`open_session` through the click context, not as parameters)."""
-    func = flow_option(func)
+    """``--port`` (default ``$XSUDO_PORT``; ``auto``: the connected nRF91 kit) and the
+    :func:`connection_options`, given to the command as one ``connection: Connection``."""
+    wrapped = _bundle(
+        func,
+        ("port", "baud", "timeout", "flow", "cmd_type", "shell_buffer"),
+        Connection,
+        "connection",
+    )
+    wrapped = _connection_flags(wrapped)
+    return click.option(
+        "--port",
+        envvar="XSUDO_PORT",
+        default=None,
+        help="Serial port or pyserial URL (/dev/ttyACM0, COM3, socket://host:port, "
+        "sim://?profile=locked), or auto (the connected nRF91 kit's AT port, see "
+        "xsudo ports). Default: $XSUDO_PORT.",
+    )(wrapped)
+
+
+def _connection_flags(func: F) -> F:
     func = click.option(
         "--shell-buffer",
         type=click.IntRange(min=16),
         envvar="XSUDO_SHELL_BUFFER",
         default=DEFAULT_SHELL_BUFFER,
         show_default=True,
-        expose_value=False,
-        callback=_remember(SHELL_BUFFER_META),
         help="Shell mode: the firmware's CONFIG_SHELL_CMD_BUFF_SIZE (longest line + 1).",
     )(func)
     func = click.option(
@@ -82,10 +128,16 @@ def port_options(func: F) -> F:
         envvar=CMD_TYPE_ENV,
         default="auto",
         show_default=True,
-        expose_value=False,
-        callback=_remember(CMD_TYPE_META),
         help="at: raw AT lines (at_client, serial_modem); shell: the Zephyr shell's 'at' "
         "command (CONFIG_AT_SHELL); auto: ask the device. Default: $XSUDO_CMD_TYPE or auto.",
+    )(func)
+    func = click.option(
+        "--flow",
+        type=click.Choice(FLOW_CONTROLS),
+        envvar="XSUDO_FLOW",
+        default="none",
+        show_default=True,
+        help="Serial flow control. Nordic DKs' tools use rtscts; pyserial URLs ignore it.",
     )(func)
     func = click.option(
         "--timeout",
@@ -94,21 +146,20 @@ def port_options(func: F) -> F:
         show_default=True,
         help="Seconds to wait for each command's final result.",
     )(func)
-    func = click.option("--baud", type=click.IntRange(min=1), default=115200, show_default=True)(
+    return click.option("--baud", type=click.IntRange(min=1), default=115200, show_default=True)(
         func
     )
-    return click.option(
-        "--port",
-        envvar="XSUDO_PORT",
-        default=None,
-        help="Serial port or pyserial URL (/dev/ttyACM0, COM3, socket://host:port, "
-        "sim://?profile=locked), or auto (the connected nRF91 kit's AT port, see "
-        "xsudo ports). Default: $XSUDO_PORT.",
-    )(func)
 
 
 def auth_options(func: F) -> F:
-    """``--auth``, ``--key`` (default ``$XSUDO_KEY``), ``--slot``."""
+    """``--auth``, ``--key`` (default ``$XSUDO_KEY``), ``--slot``, given to the command as one
+    ``auth: AuthRequest``."""
+    func = _bundle(
+        func,
+        ("auth", "key_name", "slot"),
+        lambda auth, key_name, slot: AuthRequest(auth, key_name, slot),
+        "auth",
+    )
     func = click.option(
         "--slot", type=click.IntRange(0, 9), default=None, help="XPMNG key slot (default 0)."
     )(func)
@@ -126,11 +177,6 @@ def auth_options(func: F) -> F:
         show_default=True,
         help="auto: XSUDO when the modem holds the key; required: XSUDO only; never: plain.",
     )(func)
-
-
-def cred_type_argument(value: str) -> CredType:
-    """Parse a ``--type`` value (name or number) for click callbacks."""
-    return parse_cred_type(value)
 
 
 def tag_option(required: bool = True) -> Callable[[F], F]:
@@ -173,23 +219,17 @@ def auto_port() -> str:
     return chosen
 
 
-def _context_value(key: str) -> Any:
-    ctx = click.get_current_context(silent=True)
-    return ctx.meta.get(key) if ctx is not None else None
-
-
-def auth_settings(
-    auth: AuthMode, key_name: str | None, slot: int | None, passphrase_file: Path | None
-) -> AuthSettings:
+def auth_settings(request: AuthRequest, passphrase_file: Path | None) -> AuthSettings:
     """The policy settings, with the key opened early so a passphrase problem stops the
     command before anything reaches the device."""
     signer = None
-    if key_name and auth != "never":
-        signer = key_store(passphrase_file).signer(key_name)
+    if request.signs:
+        assert request.key_name is not None
+        signer = key_store(passphrase_file).signer(request.key_name)
         unlock = getattr(signer, "unlock", None)
         if callable(unlock):
             unlock()
-    return AuthSettings(auth, signer, slot)
+    return AuthSettings(request.mode, signer, request.slot)
 
 
 def audit_log() -> AuditLog:
@@ -198,22 +238,10 @@ def audit_log() -> AuditLog:
 
 @contextmanager
 def open_session(
-    port: str | None, baud: int, timeout: float, settings: AuthSettings | None = None
+    connection: Connection, settings: AuthSettings | None = None
 ) -> Iterator[DeviceSession]:
-    """Open the modem and yield a session with identity read and the audit log attached.
-
-    The command type (``--cmd-type``) and shell buffer size come from the click context.
-    """
-    cmd_type = _context_value(CMD_TYPE_META)
-    shell_buffer = _context_value(SHELL_BUFFER_META) or DEFAULT_SHELL_BUFFER
-    with Modem.open(
-        resolve_port(port),
-        baud=baud,
-        timeout=timeout,
-        flow=_context_value(FLOW_META) or "none",
-        cmd_type=cmd_type,
-        shell_buffer=shell_buffer,
-    ) as modem:
+    """Open the modem and yield a session with identity read and the audit log attached."""
+    with Modem.open(resolve_port(connection.port), **connection.channel_options()) as modem:
         if modem.channel.cmd_type == "shell":
             note(f"talking to the Zephyr shell's at command on {modem.channel.port_name}")
         session = DeviceSession(modem, settings or AuthSettings("never"), audit_log())

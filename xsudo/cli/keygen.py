@@ -12,7 +12,15 @@ from typing import Any, TypeVar
 import click
 from cryptography import x509
 
-from xsudo.cli.deviceopts import auth_options, auth_settings, open_session, port_options, tag_option
+from xsudo.cli.deviceopts import (
+    AuthRequest,
+    Connection,
+    auth_options,
+    auth_settings,
+    open_session,
+    port_options,
+    tag_option,
+)
 from xsudo.cli.inputs import read_file
 from xsudo.cli.keyopts import key_store, passphrase_file_option
 from xsudo.cli.output import emit, emit_json, file_option, json_option, note, warn
@@ -26,7 +34,6 @@ from xsudo.provision.onboarding import (
     check_fw_types,
     row_for,
 )
-from xsudo.provision.policy import AuthMode
 from xsudo.tokens import SignatureCheck, load_identity_key
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -115,12 +122,8 @@ def save_csr(outcome: KeygenOutcome, path: Path) -> None:
 @json_option
 @passphrase_file_option
 def keygen(
-    port: str | None,
-    baud: int,
-    timeout: float,
-    auth: AuthMode,
-    key_name: str | None,
-    slot: int | None,
+    connection: Connection,
+    auth: AuthRequest,
     tag: int,
     attributes: str | None,
     csr_out: Path | None,
@@ -137,8 +140,8 @@ def keygen(
     """
     verifier = load_identity_file(identity_key)
     check_output_path(csr_out, "the CSR")
-    settings = auth_settings(auth, key_name, slot, passphrase_file)
-    with open_session(port, baud, timeout, settings) as session:
+    settings = auth_settings(auth, passphrase_file)
+    with open_session(connection, settings) as session:
         outcome = KeyGenerator(session, verifier).generate(tag, attributes, replace=replace)
     if csr_out is not None:
         save_csr(outcome, csr_out)
@@ -212,12 +215,8 @@ def open_ca_files(ca_cert: Path, ca_key: str, passphrase_file: Path | None) -> C
     help="Passphrase of the CA key (file store), if it differs from --passphrase-file.",
 )
 def issue(
-    port: str | None,
-    baud: int,
-    timeout: float,
-    auth: AuthMode,
-    key_name: str | None,
-    slot: int | None,
+    connection: Connection,
+    auth: AuthRequest,
     tag: int,
     ca_cert: Path,
     ca_key: str,
@@ -247,8 +246,8 @@ def issue(
     for path, what in ((cert_out, "the certificate"), (csr_out, "the CSR")):
         check_output_path(path, what)
     authority = open_ca_files(ca_cert, ca_key, ca_passphrase_file or passphrase_file)
-    settings = auth_settings(auth, key_name, slot, passphrase_file)
-    with open_session(port, baud, timeout, settings) as session:
+    settings = auth_settings(auth, passphrase_file)
+    with open_session(connection, settings) as session:
         outcome = KeyGenerator(session, verifier).issue(
             tag, authority, days=days, cn_from=cn_from, attributes=attributes, replace=replace
         )

@@ -11,8 +11,13 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from xsudo.at.cmdtype import CMD_TYPE_ENV, CMD_TYPES
-from xsudo.cli.deviceopts import FLOW_META, audit_log, auth_settings, flow_option
+from xsudo.cli.deviceopts import (
+    AuthRequest,
+    Connection,
+    audit_log,
+    auth_settings,
+    connection_options,
+)
 from xsudo.cli.keyopts import key_store, passphrase_file_option
 from xsudo.cli.output import emit_json, file_option, note, warn
 from xsudo.errors import BadInputError
@@ -39,17 +44,7 @@ from xsudo.signing import Signer
     help="Override the manifest's [defaults] auth.",
 )
 @click.option("--key", "key_name", default=None, help="Override the manifest's [defaults] key.")
-@click.option("--baud", type=click.IntRange(min=1), default=115200, show_default=True)
-@click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True)
-@click.option(
-    "--cmd-type",
-    type=click.Choice(CMD_TYPES),
-    envvar=CMD_TYPE_ENV,
-    default="auto",
-    show_default=True,
-    help="at, shell (the Zephyr shell's 'at' command) or auto, for every port.",
-)
-@flow_option
+@connection_options
 @click.option("--json", "as_json", is_flag=True, help="Print the report lines on stdout.")
 @passphrase_file_option
 def provision(
@@ -58,9 +53,7 @@ def provision(
     report: Path | None,
     auth: AuthMode | None,
     key_name: str | None,
-    baud: int,
-    timeout: float,
-    cmd_type: str,
+    connection: Connection,
     as_json: bool,
     passphrase_file: Path | None,
 ) -> None:
@@ -72,11 +65,10 @@ def provision(
     loaded = load_manifest(manifest)
     for name in loaded.unknown_keys:
         warn(f"{manifest}: unknown key {name!r} ignored")
-    settings = auth_settings(
-        auth or loaded.auth, key_name or loaded.key, loaded.slot, passphrase_file
-    )
+    request = AuthRequest(auth or loaded.auth, key_name or loaded.key, loaded.slot)
+    settings = auth_settings(request, passphrase_file)
     signer_for = key_store(passphrase_file).signer
-    reports = _run_with_progress(loaded, list(ports), settings, baud, timeout, signer_for, cmd_type)
+    reports = _run_with_progress(loaded, list(ports), settings, connection, signer_for)
     lines = [json.dumps(r.to_json(), sort_keys=True) for r in reports]
     if report is not None:
         try:
@@ -98,10 +90,8 @@ def _run_with_progress(
     loaded: Manifest,
     ports: list[str],
     settings: AuthSettings,
-    baud: int,
-    timeout: float,
+    connection: Connection,
     signer_for: Callable[[str], Signer],
-    cmd_type: str,
 ) -> list[DeviceReport]:
     lock = threading.Lock()
     with Progress(
@@ -125,10 +115,7 @@ def _run_with_progress(
             ports,
             settings,
             audit_log(),
-            baud=baud,
-            timeout=timeout,
+            channel=connection.channel_options(),
             progress=progress,
             signer_for=signer_for,
-            cmd_type=cmd_type,
-            flow=click.get_current_context().meta.get(FLOW_META, "none"),
         )

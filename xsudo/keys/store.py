@@ -84,10 +84,6 @@ class KeyStore:
         )
         self._meta = MetadataDir(home / KEYS_DIR)
 
-    @property
-    def store_names(self) -> tuple[str, ...]:
-        return tuple(self._backends)
-
     def default_store(self) -> tuple[str, str]:
         """The store a new key goes to when none is named, and why (one line)."""
         refusals: builtins.list[str] = []

@@ -22,6 +22,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
+from xsudo.at.channel import ChannelOptions
 from xsudo.at.modem import Modem, ModemIdentity
 from xsudo.audit.log import AuditLog
 from xsudo.errors import BadInputError, XsudoError
@@ -79,19 +80,16 @@ def run_fleet(
     settings: AuthSettings,
     audit: AuditLog | None,
     *,
-    baud: int = 115200,
-    timeout: float = 10.0,
+    channel: ChannelOptions | None = None,
     progress: Progress | None = None,
     signer_for: Callable[[str], Signer] | None = None,
-    cmd_type: str | None = None,
-    flow: str = "none",
 ) -> list[DeviceReport]:
     """Provision every port; see the module contract. Raises :class:`BadInputError` (after
     closing every port) when any file for any device fails validation.
 
     ``signer_for(name)`` opens a CA key from the key store; it is needed when the manifest
-    has ``issue`` entries. ``cmd_type`` (``at``, ``shell``, ``auto``) is how each port is
-    spoken to (see :meth:`xsudo.at.modem.Modem.open`).
+    has ``issue`` entries. ``channel`` holds the options every port is opened with (baud,
+    timeout, flow, cmd_type, ...; see :meth:`xsudo.at.modem.Modem.open`).
     """
     if len(set(ports)) != len(ports):
         raise BadInputError("a port is given twice", "give each --port once")
@@ -103,7 +101,7 @@ def run_fleet(
     devices = [_Device(port) for port in ports]
     notify = progress or (lambda *_: None)
     with ExitStack() as stack, ThreadPoolExecutor(max_workers=max(1, len(ports))) as pool:
-        list(pool.map(lambda d: _connect(d, baud, timeout, cmd_type, flow), devices))
+        list(pool.map(lambda d: _connect(d, channel or ChannelOptions()), devices))
         for device in devices:
             if device.modem is not None:
                 stack.callback(device.modem.close)
@@ -118,11 +116,9 @@ def run_fleet(
     return [d.report for d in devices]
 
 
-def _connect(device: _Device, baud: int, timeout: float, cmd_type: str | None, flow: str) -> None:
+def _connect(device: _Device, channel: ChannelOptions) -> None:
     try:
-        device.modem = Modem.open(
-            device.port, baud=baud, timeout=timeout, cmd_type=cmd_type, flow=flow
-        )
+        device.modem = Modem.open(device.port, **channel)
         device.identity = device.modem.identity()
         device.report.imei = device.identity.imei
     except XsudoError as exc:

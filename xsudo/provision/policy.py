@@ -43,9 +43,6 @@ class AuthSettings:
         """The slot the modem uses (0 when the line omits it)."""
         return 0 if self.slot is None else self.slot
 
-    def describe_key(self) -> str:
-        return f"key {self.signer.name!r}" if self.signer else "no key"
-
 
 @dataclass(frozen=True)
 class SlotState:
