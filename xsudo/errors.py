@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import ClassVar
+from typing import Any, ClassVar
 
 
 class XsudoError(Exception):
@@ -27,6 +27,13 @@ class XsudoError(Exception):
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.outcome: dict[str, Any] | None = None
+        """What the failed operation left behind, as the JSON its result would have had
+        (e.g. a credential write's ``landed``), when the operation got that far."""
+
+    def amend(self, note: str) -> None:
+        """Add ``note`` (one more thing the user must know or do) to the hint."""
+        self.hint = f"{self.hint}; {note}" if self.hint else note
 
     def __str__(self) -> str:
         if self.hint:

@@ -1,7 +1,9 @@
 """Small X.509 helpers for test, demo and lab certificates (P-256, SHA-256).
 
 For labs and the demo only: production users bring their own CA. Keys passed in are never
-written anywhere by this module. :func:`sign_with` and what builds on it
+written anywhere by this module. Every name that goes into a certificate is checked:
+printable text only (:func:`check_name_text`, :func:`check_name`), else a one-line
+:class:`~xsudo.errors.BadInputError`. :func:`sign_with` and what builds on it
 (:func:`make_ca_with_signer`, :func:`open_ca`, :func:`issue_from_csr`) sign through a
 :class:`~xsudo.signing.Signer`, so a CA key in any xsudo key store works without export.
 """
@@ -28,8 +30,47 @@ from xsudo.encoding import encode_der
 from xsudo.errors import BadInputError, SignatureInvalid, UnsupportedKeyError
 from xsudo.signing import Signer
 
+MAX_COMMON_NAME = 64
+"""RFC 5280 ub-common-name."""
+
+
+def check_name_text(value: str, what: str = "the common name") -> str:
+    """``value`` if it can go into a certificate name: 1-64 characters, every one printable
+    (no control, format or separator characters such as newline, NUL, ESC, U+202E; the
+    ASCII space is fine). Otherwise a one-line :class:`BadInputError` (exit 2) naming
+    ``what`` (``"--cn"``), with the value escaped."""
+    _refuse_unprintable(value, what)
+    if not 1 <= len(value) <= MAX_COMMON_NAME:
+        raise BadInputError(
+            f"{what} must be 1-{MAX_COMMON_NAME} characters, not {len(value)}",
+            f"give a name of 1-{MAX_COMMON_NAME} characters",
+        )
+    return value
+
+
+def check_name(name: x509.Name, what: str = "the certificate subject") -> x509.Name:
+    """``name`` if every attribute value is printable text (:func:`check_name_text`, without
+    the CN length rule for other attributes); :class:`BadInputError` otherwise."""
+    for attribute in name:
+        value = attribute.value
+        label = f"{what} attribute {attribute.rfc4514_attribute_name}"
+        if not isinstance(value, str):
+            raise BadInputError(f"{label} is not text", "use text attribute values")
+        _refuse_unprintable(value, label)
+    return name
+
+
+def _refuse_unprintable(value: str, what: str) -> None:
+    bad = next((ch for ch in value if not ch.isprintable()), None)
+    if bad is not None:
+        raise BadInputError(
+            f"{what} {value!r} contains a control or non-printable character (U+{ord(bad):04X})",
+            "use printable characters only",
+        )
+
 
 def _name(common_name: str) -> x509.Name:
+    check_name_text(common_name)
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
@@ -240,13 +281,15 @@ def issue_from_csr(
 ) -> x509.Certificate:
     """A TLS client certificate for the key in ``csr``, signed by ``ca`` through its signer.
 
-    The subject is the CSR's unless ``subject`` is given. Nothing else is taken from the
+    The subject is the CSR's unless ``subject`` is given; either must hold printable text
+    only (:func:`check_name`), else :class:`BadInputError`. Nothing else is taken from the
     CSR (the CA decides the extensions): basicConstraints cA=false, keyUsage
     digitalSignature, extendedKeyUsage clientAuth, key identifiers. Validity ends no later
     than the CA's. The caller verifies the CSR's signature first.
     """
     if days < 1:
         raise BadInputError(f"--days {days} is not a positive number of days")
+    check_name(subject if subject is not None else csr.subject)
     key = require_p256_public(csr.public_key())
     start, end = _validity(days)
     builder = (

@@ -156,14 +156,23 @@ def test_numeric_errors_enabled_and_restored(device: FakeDevice) -> None:
         device,
         Step(b"AT+CMEE?", [b"+CMEE: 0\r\nOK\r\n"]),
         Step(b"AT+CMEE=1", [b"OK\r\n"]),
+        Step(b"AT+CMEE?", [b"+CMEE: 1\r\nOK\r\n"]),  # the read-back
         Step(b"AT+CMEE?", [b"+CMEE: 1\r\nOK\r\n"]),
         Step(b"AT+CMEE=0", [b"OK\r\n"]),
     )
     assert modem.enable_numeric_errors() == 0
+    assert modem.numeric_errors
     assert modem.enable_numeric_errors() == 1
     modem.close()
-    assert device.received == [b"AT+CMEE?", b"AT+CMEE=1", b"AT+CMEE?", b"AT+CMEE=0"]
+    assert device.received == [
+        b"AT+CMEE?",
+        b"AT+CMEE=1",
+        b"AT+CMEE?",
+        b"AT+CMEE?",
+        b"AT+CMEE=0",
+    ]
     assert modem.channel.closed
+    assert device.problems == []
 
 
 def test_send_line_is_exact(device: FakeDevice) -> None:

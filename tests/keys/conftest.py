@@ -49,6 +49,14 @@ IMPORT_PASSPHRASE = "import-pass 42"
 SIGNER_SCRIPT = Path(__file__).resolve().parent / "openssl_signer.sh"
 
 
+def write_secret(path: Path, content: str | bytes) -> Path:
+    """Write a passphrase or PIN file as a user should: mode 0600 (others are refused)."""
+    data = content.encode("utf-8") if isinstance(content, str) else content
+    path.write_bytes(data)
+    path.chmod(0o600)
+    return path
+
+
 def openssl(*args: str, stdin: bytes | None = None, env: dict[str, str] | None = None) -> bytes:
     """Run the openssl CLI; return stdout (raise with its stderr on failure)."""
     result = subprocess.run(

@@ -22,6 +22,7 @@ from tests.keys.conftest import (
     openssl,
     openssl_fingerprint,
     sha256,
+    write_secret,
 )
 from tests.support import memory_keyring
 from xsudo.cli import main
@@ -57,7 +58,8 @@ def test_generate_list_show_export_delete(
 ) -> None:
     code, out, err = run(capsys, "key", "generate", "dev1")
     assert code == 0
-    assert "using the keyring store: OS keychain backend" in err
+    assert "using the keyring store: keyring backend tests.support.memory_keyring" in err
+    assert "allowed by XSUDO_KEYRING_ALLOW" in err
     assert "fingerprint:" in out
     code, out, err = run(capsys, "key", "show", "dev1", "--json")
     shown = json.loads(out)
@@ -94,13 +96,13 @@ def test_import_encrypted_key(
     code, out, err = run(capsys, "key", "import", "imp", source)
     assert_one_line_error(code, out, err, "XSUDO_IMPORT_PASSPHRASE")
     wrong = tmp_path / "wrong"
-    wrong.write_text("nope\n")
+    write_secret(wrong, "nope\n")
     code, out, err = run(
         capsys, "key", "import", "imp", source, "--source-passphrase-file", str(wrong)
     )
     assert_one_line_error(code, out, err, "wrong passphrase for the key file")
     right = tmp_path / "right"
-    right.write_text(IMPORT_PASSPHRASE + "\n")
+    write_secret(right, IMPORT_PASSPHRASE + "\n")
     code, out, err = run(
         capsys, "key", "import", "imp", source, "--source-passphrase-file", str(right), "--json"
     )
@@ -201,14 +203,14 @@ def test_file_store_with_passphrase_file(
 ) -> None:
     """One real-default file key through the CLI: generate, then a wrong passphrase at sign."""
     secret = tmp_path / "pass"
-    secret.write_text("cli file pass\n")
+    write_secret(secret, "cli file pass\n")
     args = ("key", "generate", "f", "--store", "file", "--passphrase-file", str(secret))
     code, out, err = run(capsys, *args)
     assert code == 0, err
     assert "kdf_rounds:  600000" in out
     assert "cli file pass" not in out + err
     wrong = tmp_path / "wrong"
-    wrong.write_text("not it\n")
+    write_secret(wrong, "not it\n")
     code, out, err = run(capsys, "sign", "--key", "f", "--passphrase-file", str(wrong), "%CMNG=1")
     assert_one_line_error(code, out, err, "wrong passphrase for key 'f'")
 

@@ -15,7 +15,14 @@ from asn1crypto.cms import EncryptedData
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, utils
 
-from tests.keys.conftest import FAST_ROUNDS, fast_store, openssl, openssl_fingerprint, sha256
+from tests.keys.conftest import (
+    FAST_ROUNDS,
+    fast_store,
+    openssl,
+    openssl_fingerprint,
+    sha256,
+    write_secret,
+)
 from xsudo.errors import BadInputError, InsecureStoreError, KeyStoreError, WrongPassphraseError
 from xsudo.keys import DEFAULT_KDF_ROUNDS, KeyStore, PassphraseSource, fsutil, records
 
@@ -203,7 +210,7 @@ def test_passphrase_from_file_wins_over_env(
     home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     secret_file = tmp_path / "pass.txt"
-    secret_file.write_text("from a file\n")
+    write_secret(secret_file, "from a file\n")
     monkeypatch.setenv("XSUDO_KEY_PASSPHRASE", "from the environment")
     fast_store(home, PassphraseSource(secret_file, interactive=False)).generate("k", "file")
     monkeypatch.delenv("XSUDO_KEY_PASSPHRASE")

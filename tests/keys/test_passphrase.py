@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from xsudo.errors import BadInputError
-from xsudo.keys import IMPORT_PASSPHRASE_ENV, PassphraseSource
+from tests.keys.conftest import write_secret
+from xsudo.errors import BadInputError, InsecureStoreError
+from xsudo.keys import IMPORT_PASSPHRASE_ENV, PassphraseSource, pin_source
 
 
 @pytest.mark.parametrize(
@@ -23,14 +26,14 @@ from xsudo.keys import IMPORT_PASSPHRASE_ENV, PassphraseSource
 )
 def test_file_loses_exactly_one_line_end(tmp_path: Path, content: bytes, expected: bytes) -> None:
     path = tmp_path / "p"
-    path.write_bytes(content)
+    write_secret(path, content)
     assert PassphraseSource(path, interactive=False).get("passphrase") == expected
 
 
 @pytest.mark.parametrize("content", [b"", b"\n", b"\r\n"])
 def test_empty_file_is_refused(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "p"
-    path.write_bytes(content)
+    write_secret(path, content)
     with pytest.raises(BadInputError, match="is empty"):
         PassphraseSource(path, interactive=False).get("passphrase")
 
@@ -72,3 +75,46 @@ def test_without_a_terminal_nothing_prompts(monkeypatch: pytest.MonkeyPatch) -> 
     assert not PassphraseSource().can_prompt()  # pytest's stdin is not a terminal
     with pytest.raises(BadInputError, match="no terminal"):
         PassphraseSource().get("passphrase")
+
+
+@pytest.mark.skipif(os.name != "posix", reason="mode bits are POSIX")
+@pytest.mark.parametrize(
+    ("source", "what"),
+    [
+        (lambda path: PassphraseSource(path, interactive=False), "the passphrase file"),
+        (lambda path: pin_source(path), "the PIN file"),
+    ],
+    ids=["passphrase", "pin"],
+)
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o660, 0o602])
+def test_file_others_can_access_is_refused_like_a_key_file(
+    tmp_path: Path, source: Callable[[Path], PassphraseSource], what: str, mode: int
+) -> None:
+    path = write_secret(tmp_path / "secret", "1234\n")
+    path.chmod(mode)
+    with pytest.raises(InsecureStoreError) as caught:
+        source(path).get("secret")
+    assert str(caught.value) == (
+        f"{what} {path} is accessible by group or others (mode 0{mode:o}); "
+        f"restrict it with: chmod 600 {path}"
+    )
+    assert caught.value.exit_code == 2
+    path.chmod(0o600)
+    assert source(path).get("secret") == b"1234"
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.skipif(os.name != "posix", reason="FIFOs are POSIX")
+def test_fifo_and_device_and_oversized_files_are_refused(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(BadInputError, match=r"the PIN file .* is a FIFO"):
+        pin_source(fifo).get("PIN")
+    with pytest.raises(BadInputError, match="the passphrase file /dev/zero is a character device"):
+        PassphraseSource(Path("/dev/zero"), interactive=False).get("passphrase")
+    big = write_secret(tmp_path / "big", b"p" * 4097)
+    with pytest.raises(BadInputError, match="is larger than 4096 bytes"):
+        PassphraseSource(big, interactive=False).get("passphrase")
+    assert PassphraseSource(write_secret(big, b"p" * 4096), interactive=False).get("x") == (
+        b"p" * 4096
+    )

@@ -26,6 +26,7 @@ from tests.keys.conftest import (
     openssl,
     openssl_fingerprint,
     sha256,
+    write_secret,
 )
 from tests.keys.softhsm import TOKEN_LABEL, USER_PIN, SoftHsm
 from tests.keys.test_contract import verify_with_openssl
@@ -337,7 +338,7 @@ def test_errors_are_one_line_with_a_next_step(
 ) -> None:
     assert xsudo("key", "generate", "k", "--store", "pkcs11").code == 0
     wrong = tmp_path / "wrong-pin"
-    wrong.write_text("0000\n")
+    write_secret(wrong, "0000\n")
     monkeypatch.delenv(PKCS11_PIN_ENV)
     assert_one_line_error(
         xsudo("sign", "--key", "k", "--pin-file", str(wrong), BODY),
@@ -432,7 +433,7 @@ def test_cli_generate_show_export_sign_verify(
     monkeypatch.delenv(PKCS11_PIN_ENV)
     monkeypatch.delenv(PKCS11_MODULE_ENV)
     pin_file = tmp_path / "pin"
-    pin_file.write_text(USER_PIN + "\n")
+    write_secret(pin_file, USER_PIN + "\n")
     made = xsudo(
         "key",
         "generate",

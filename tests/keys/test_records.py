@@ -116,3 +116,31 @@ def test_metadata_writable_by_others_is_refused(tmp_path: Path) -> None:
         store.get("alpha")
     os.chmod(meta.parent, 0o700)
     assert store.get("alpha").name == "alpha"
+
+
+@pytest.mark.timeout(30)
+def test_metadata_that_is_special_huge_or_not_utf8_is_one_line(isolated_env: Path) -> None:
+    """Metadata goes through the capped reader: a FIFO does not hang, a huge file is not
+    read, and bytes that are not UTF-8 are reported as damage, not a traceback."""
+    import os
+
+    store = fast_store(isolated_env)
+    store.generate("k", "keyring")
+    path = isolated_env / "keys" / "k.json"
+    path.unlink()
+    os.mkfifo(path, 0o600)
+    with pytest.raises(KeyStoreError, match=r"is a FIFO \(named pipe\)") as caught:
+        store.get("k")
+    assert "\n" not in str(caught.value)
+    path.unlink()
+    with path.open("wb") as handle:
+        handle.truncate(64 * 1024 + 1)
+    path.chmod(0o600)
+    with pytest.raises(KeyStoreError, match="is larger than 65536 bytes"):
+        store.get("k")
+    path.write_bytes(b'{"name": "k\xff"}')
+    with pytest.raises(KeyStoreError, match=r"is damaged \(not UTF-8 text\)"):
+        store.get("k")
+    path.write_bytes(b"[" * 60_000)
+    with pytest.raises(KeyStoreError, match=r"is damaged \(not JSON\)"):
+        store.get("k")

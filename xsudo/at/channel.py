@@ -17,7 +17,10 @@ Contract of :class:`AtChannel`:
   lines (:meth:`logs`), garbage and stray lines (:meth:`strays`). CR/LF inside quotes of a
   response line is content.
 * **Raises:** :class:`~xsudo.errors.ModemError`/:class:`~xsudo.errors.CmeError` for an
-  error result when ``check`` is true (decoded per command); :class:`~xsudo.errors.DeviceTimeout`
+  error result when ``check`` is true (decoded per command);
+  :class:`~xsudo.at.parse.ResponseFormatError` for a ``+CME ERROR``/``+CMS ERROR`` whose
+  code is not 1-5 digits, whatever ``check`` says (it ends the exchange; there is no code
+  to return); :class:`~xsudo.errors.DeviceTimeout`
   when no final result code arrives in time; :class:`~xsudo.errors.DeviceReset` when a boot
   banner arrives while a command is in flight, or arrived since the previous command (then
   nothing is sent); :class:`~xsudo.errors.DeviceDisconnected` when the port goes away (the
@@ -65,6 +68,7 @@ from .cmdtype import (
     resolve_cmd_type,
 )
 from .framing import MAX_RESPONSE_BYTES, FramingOverflow, LineSplitter
+from .parse import show
 from .results import (
     AtResponse,
     FinalResult,
@@ -73,6 +77,7 @@ from .results import (
     clean_line,
     expected_prefixes,
     is_garbage,
+    malformed_final_error,
     modem_error,
     parse_final,
 )
@@ -483,6 +488,8 @@ class AtChannel:
             urcs=exchange.urcs,
             result=final,
         )
+        if final.malformed:
+            raise malformed_final_error(exchange.line, final)
         if check and not final.ok:
             raise modem_error(exchange.line, final, exchange.name)
         return response
@@ -634,8 +641,7 @@ def _command_line(cmd: AtCommand | bytes | str) -> tuple[bytes, str | None]:
 
 
 def _show(data: bytes) -> str:
-    text = data[:60].decode("ascii", "replace")
-    return text + ("..." if len(data) > 60 else "")
+    return show(data)
 
 
 def _drain(queue: deque[bytes]) -> list[bytes]:

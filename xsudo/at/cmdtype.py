@@ -18,6 +18,7 @@ from typing import Literal, Protocol
 
 from xsudo.errors import BadInputError, DeviceError
 
+from .parse import show
 from .results import parse_final
 from .shell import DEFAULT_SHELL_BUFFER, ShellFraming, is_prompt
 
@@ -99,8 +100,7 @@ class AtFraming:
     def failure(self, line: bytes, port: str) -> DeviceError | None:
         if line.endswith(b": command not found"):
             return DeviceError(
-                f"the device on {port} is a Zephyr shell, not a raw AT interface "
-                f"({line.decode('ascii', 'replace')[:60]})",
+                f"the device on {port} is a Zephyr shell, not a raw AT interface ({show(line)})",
                 "use --cmd-type shell (or auto)",
             )
         return None

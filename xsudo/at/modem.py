@@ -12,8 +12,15 @@ Contract of :class:`Modem`:
 * Nothing here changes state the caller did not ask for, except numeric error reporting:
   :meth:`enable_numeric_errors` (done by :meth:`Modem.open`) sets ``AT+CMEE=1`` and
   :meth:`close` puts back the value found, as sdk-nrf's ``modem_key_mgmt`` does.
-  A device reset turns numeric errors off again; call :meth:`enable_numeric_errors` after
-  a :class:`~xsudo.errors.DeviceReset`.
+  :attr:`Modem.numeric_errors` is true only while the device has confirmed ``+CMEE: 1``;
+  a device that will not take ``AT+CMEE=1`` still works (it answers a bare ``ERROR``,
+  which the layers above must treat as ambiguous). A device reset turns numeric errors off
+  again (``numeric_errors`` becomes false); call :meth:`enable_numeric_errors` after a
+  :class:`~xsudo.errors.DeviceReset`.
+* Device identity is checked before it is returned (:meth:`Modem.identity`): IMEI 15
+  digits, UUID canonical, firmware and model plain tokens, else
+  :class:`~xsudo.at.parse.IdentityError` (exit 3). Every number read is bounded
+  (:func:`~xsudo.at.parse.parse_int`).
 * Policy (offline first, never overwrite, verify SHAs, which tags are reserved) belongs to
   the layer above; this class only speaks the commands.
 """
@@ -25,15 +32,19 @@ from types import TracebackType
 from typing import Unpack
 
 from xsudo.command import AtCommand, check_slot
-from xsudo.errors import BadInputError, CmeError, ModemError, XsudoError
+from xsudo.errors import BadInputError, CmeError, DeviceReset, ModemError, XsudoError
 
 from .channel import AtChannel, ChannelOptions
 from .parse import (
     ResponseFormatError,
+    check_firmware,
+    check_imei,
+    check_model,
+    check_uuid,
     parse_cmng,
     parse_quoted_value,
     parse_single_int,
-    parse_text_value,
+    text_value,
 )
 from .results import AtResponse
 
@@ -45,7 +56,12 @@ CRED_TYPES = range(14)
 
 @dataclass(frozen=True)
 class ModemIdentity:
-    """Who the modem is. ``family`` is ``"nrf9160"``, ``"nrf91x1"`` or ``"unknown"``."""
+    """Who the modem is. ``family`` is ``"nrf9160"``, ``"nrf91x1"`` or ``"unknown"``.
+
+    Built by :meth:`Modem.identity`, so every value has passed its check in
+    :mod:`xsudo.at.parse`: ``imei`` 15 digits, ``uuid`` lower-case 8-4-4-4-12 hex, ``mfw``
+    and ``model`` plain tokens (no quotes, backslashes, control characters or brackets).
+    """
 
     imei: str | None
     model: str | None
@@ -116,6 +132,14 @@ class Modem:
     def __init__(self, channel: AtChannel) -> None:
         self.channel = channel
         self._cmee_before: int | None = None
+        self._numeric_errors = False
+
+    @property
+    def numeric_errors(self) -> bool:
+        """Whether the device confirmed ``+CMEE: 1`` (numeric ``+CME ERROR: <n>`` codes) and
+        has not been seen to reset since. When false, an error may come as a bare ``ERROR``
+        that says nothing about its cause."""
+        return self._numeric_errors
 
     @classmethod
     def open(
@@ -127,7 +151,8 @@ class Modem:
     ) -> Modem:
         """Open the port with :meth:`AtChannel.open` (``options`` are its keywords: baud,
         timeout, flow, terminator, cmd_type, shell_buffer, ...), sync, and (by default) turn
-        on numeric error codes."""
+        on numeric error codes (:meth:`enable_numeric_errors`; a device that refuses them
+        still opens, with :attr:`numeric_errors` false)."""
         channel = AtChannel.open(port, **options)
         modem = cls(channel)
         if numeric_errors:
@@ -164,7 +189,11 @@ class Modem:
         self, cmd: AtCommand, *, timeout: float | None = None, check: bool = True
     ) -> AtResponse:
         """Send one :class:`AtCommand` (see :meth:`AtChannel.command`)."""
-        return self.channel.command(cmd, timeout=timeout, check=check)
+        try:
+            return self.channel.command(cmd, timeout=timeout, check=check)
+        except DeviceReset:
+            self._numeric_errors = False
+            raise
 
     def send_line(
         self,
@@ -181,51 +210,114 @@ class Modem:
         :class:`~xsudo.at.results.SignedCommandError` (513/520 as ``%XSUDO``'s, others as
         the wrapped command's).
         """
-        return self.channel.command(line, timeout=timeout, check=check, name=name_for_errors)
+        try:
+            return self.channel.command(line, timeout=timeout, check=check, name=name_for_errors)
+        except DeviceReset:
+            self._numeric_errors = False
+            raise
 
     # -- error reporting ------------------------------------------------------------------
 
-    def enable_numeric_errors(self) -> int:
-        """Make the modem answer ``+CME ERROR: <n>`` (``AT+CMEE=1``); return the old setting.
+    def enable_numeric_errors(self) -> int | None:
+        """Try to make the modem answer ``+CME ERROR: <n>``; return the setting found
+        (``None`` when the device would not say).
 
-        The old setting is remembered (the first time) for :meth:`restore_numeric_errors`.
+        Commands: ``AT+CMEE?``; only if that is not 1, ``AT+CMEE=1`` and, only if that
+        says ``OK``, ``AT+CMEE?`` again to check it took. :attr:`numeric_errors` is true
+        only when the device reported ``+CMEE: 1``. A device that answers an error (or no
+        ``+CMEE:`` line) to any of them is left as it is and is not an error here; nothing
+        is changed when the setting could not be read (it could not be put back). A
+        ``+CMEE:`` line that is not a bounded number raises
+        :class:`~xsudo.at.parse.ResponseFormatError`.
+
+        The old setting is remembered (the first time it is changed) for
+        :meth:`restore_numeric_errors`.
         """
-        response = self.command(AtCommand.read("+CMEE"))
-        previous = parse_single_int(_one(response, "+CMEE:"), b"+CMEE:")
-        if previous != 1:
-            self.command(AtCommand.set("+CMEE", 1))
-            if self._cmee_before is None:
-                self._cmee_before = previous
+        previous = self._read_cmee()
+        if previous is None or previous == 1:
+            self._numeric_errors = previous == 1
+            return previous
+        self._numeric_errors = False
+        if not self.command(AtCommand.set("+CMEE", 1), check=False).ok:
+            return previous
+        now = self._read_cmee()
+        if now != previous and self._cmee_before is None:
+            self._cmee_before = previous
+        self._numeric_errors = now == 1
         return previous
 
+    def _read_cmee(self) -> int | None:
+        """The ``+CMEE`` setting, or ``None`` when the device answers an error or no
+        ``+CMEE:`` line."""
+        response = self.command(AtCommand.read("+CMEE"), check=False)
+        lines = response.with_prefix("+CMEE:")
+        if not response.ok or not lines:
+            return None
+        return parse_single_int(lines[0], b"+CMEE:")
+
     def restore_numeric_errors(self) -> None:
-        """Put back the ``+CMEE`` value :meth:`enable_numeric_errors` changed, if it did."""
+        """Put back the ``+CMEE`` value :meth:`enable_numeric_errors` changed, if it did
+        (nothing is sent otherwise); :attr:`numeric_errors` is false afterwards unless
+        that value was 1."""
         if self._cmee_before is not None:
             previous, self._cmee_before = self._cmee_before, None
+            self._numeric_errors = False
             self.command(AtCommand.set("+CMEE", previous))
+            self._numeric_errors = previous == 1
 
     # -- identity and power ---------------------------------------------------------------
 
     def identity(self) -> ModemIdentity:
         """IMEI (``+CGSN``), model (``%HWVERSION``, else ``+CGMM``), firmware (``+CGMR``),
-        family, and modem firmware UUID (``%XMODEMUUID``). Optional items the firmware does
-        not answer are ``None``; the firmware version is required."""
-        mfw = self._bare_value(AtCommand.exec("+CGMR"))
-        if mfw is None:
+        family, and modem firmware UUID (``%XMODEMUUID``), in that order of commands.
+
+        Optional items the firmware answers with an error (or no value) are ``None`` (PTI
+        firmware without an IMEI answers ``ERROR`` to ``AT+CGSN``); the firmware version is
+        required. The IMEI may come bare or as ``+CGSN: "<imei>"``. Every value is checked
+        (:func:`~xsudo.at.parse.check_firmware`, :func:`~xsudo.at.parse.check_model`,
+        :func:`~xsudo.at.parse.check_imei`, :func:`~xsudo.at.parse.check_uuid`; the UUID is
+        returned lower-case); one that does not fit raises
+        :class:`~xsudo.at.parse.IdentityError` (exit 3) and nothing is returned.
+        """
+        raw_mfw = self._bare_value(AtCommand.exec("+CGMR"))
+        if raw_mfw is None:
             raise ResponseFormatError(
                 "the modem gave no firmware version for AT+CGMR",
                 "check that the port is an nRF91 modem's AT interface",
             )
-        model = self._prefixed_text(AtCommand.exec("%HWVERSION"), b"%HWVERSION:")
-        if model is None:
-            model = self._bare_value(AtCommand.exec("+CGMM"), optional=True)
+        mfw = check_firmware(raw_mfw)
+        model = self._model()
+        imei = self._imei()
+        raw_uuid = self._prefixed_value(AtCommand.exec("%XMODEMUUID"), b"%XMODEMUUID:")
         return ModemIdentity(
-            imei=self._bare_value(AtCommand.exec("+CGSN"), optional=True),
+            imei=imei,
             model=model,
             mfw=mfw,
             family=family_of(mfw, model),
-            uuid=self._prefixed_text(AtCommand.exec("%XMODEMUUID"), b"%XMODEMUUID:"),
+            uuid=None if raw_uuid is None else check_uuid(raw_uuid),
         )
+
+    def _model(self) -> str | None:
+        """The checked model: ``%HWVERSION``'s text, else ``+CGMM``'s bare value."""
+        raw = self._prefixed_value(AtCommand.exec("%HWVERSION"), b"%HWVERSION:")
+        if raw is None:
+            raw = self._bare_value(AtCommand.exec("+CGMM"), optional=True)
+        return None if raw is None else check_model(raw)
+
+    def _imei(self) -> str | None:
+        """The checked IMEI from ``AT+CGSN``: its bare line, else a ``+CGSN: "<imei>"``
+        line (quotes optional); ``None`` on an error result or no value."""
+        try:
+            response = self.command(AtCommand.exec("+CGSN"))
+        except ModemError:
+            return None
+        bare = response.bare_lines()
+        if bare:
+            return check_imei(bare[0].strip(b" \t"))
+        prefixed = response.with_prefix("+CGSN:")
+        if prefixed:
+            return check_imei(text_value(prefixed[0], b"+CGSN:"))
+        return None
 
     def cfun(self) -> int:
         """The functional mode (``AT+CFUN?``): 0 off, 1 normal, 2 RX only, 4 offline, ..."""
@@ -323,9 +415,9 @@ class Modem:
 
     # -- helpers --------------------------------------------------------------------------
 
-    def _bare_value(self, command: AtCommand, *, optional: bool = False) -> str | None:
-        """The first unprefixed information line, or ``None`` (and on an error result when
-        ``optional``)."""
+    def _bare_value(self, command: AtCommand, *, optional: bool = False) -> bytes | None:
+        """The first unprefixed information line (unchecked bytes, spaces around dropped),
+        or ``None`` (and on an error result when ``optional``)."""
         try:
             response = self.command(command)
         except ModemError:
@@ -333,16 +425,17 @@ class Modem:
                 return None
             raise
         values = response.bare_lines()
-        return values[0].decode("ascii", "replace").strip() if values else None
+        return values[0].strip(b" \t") if values else None
 
-    def _prefixed_text(self, command: AtCommand, prefix: bytes) -> str | None:
-        """The text after ``prefix`` on the first matching line; ``None`` on an error result."""
+    def _prefixed_value(self, command: AtCommand, prefix: bytes) -> bytes | None:
+        """The unchecked bytes after ``prefix`` on the first matching line (see
+        :func:`~xsudo.at.parse.text_value`); ``None`` on an error result or no such line."""
         try:
             response = self.command(command)
         except ModemError:
             return None
         lines = response.with_prefix(prefix.decode("ascii"))
-        return parse_text_value(lines[0], prefix) if lines else None
+        return text_value(lines[0], prefix) if lines else None
 
 
 def _one(response: AtResponse, prefix: str) -> bytes:

@@ -5,6 +5,11 @@ Contract:
 
 * Final result codes are exactly ``OK``, ``ERROR``, ``+CME ERROR: <n>`` and
   ``+CMS ERROR: <n>`` (space after the colon optional), recognised only as a whole line.
+  ``<n>`` is 1-5 ASCII digits; anything else after ``ERROR:`` (text, a 5000-digit number,
+  nothing) still ends the exchange, but the result is *malformed*
+  (:attr:`FinalResult.malformed`) and the channel raises :func:`malformed_final_error`
+  (a :class:`~xsudo.at.parse.ResponseFormatError`, exit 3) instead of a modem error.
+  :func:`parse_final` never raises.
 * A URC is a line starting with a known unsolicited prefix (:data:`URC_PREFIXES`) that is not
   the response prefix of the command in flight (``AT+CEREG?`` answers ``+CEREG: ...``).
 * Log lines are Zephyr log output (``[00:00:01.234,000] <inf> ...``, ``<err> ...``).
@@ -24,6 +29,7 @@ from xsudo.command import command_name
 from xsudo.errors import CmeError, ModemError, describe_code
 
 from .framing import strip_leading_junk
+from .parse import ResponseFormatError, show
 
 URC_PREFIXES: tuple[bytes, ...] = (
     b"+CEREG:",
@@ -59,6 +65,9 @@ URC_PREFIXES: tuple[bytes, ...] = (
 """Prefixes of unsolicited result codes nRF91 modems and sdk-nrf apps emit."""
 
 _FINAL = re.compile(rb"^(?:OK|ERROR|\+(CME|CMS) ERROR:[ \t]*(.*))$")
+MAX_ERROR_CODE_DIGITS = 5
+"""Most digits in a ``+CME ERROR``/``+CMS ERROR`` code (nRF91 codes are 0-65535)."""
+_ERROR_CODE = re.compile(rb"[0-9]{1,%d}" % MAX_ERROR_CODE_DIGITS)
 _LOG = re.compile(
     rb"^(?:\[\d{2}:\d{2}:\d{2}\.\d{3},\d{3}\] )?<(?:err|wrn|inf|dbg)> |^\[\d{2}:\d{2}:\d{2}\.\d{3}"
 )
@@ -82,8 +91,8 @@ class FinalResult:
     """A final result code: ``kind`` is ``OK``, ``ERROR``, ``CME`` or ``CMS``.
 
     ``code`` is the number after ``+CME ERROR:``/``+CMS ERROR:`` (0 for ``OK`` and plain
-    ``ERROR``; -1 when the modem gave text instead of a number). ``text`` is the line as
-    received.
+    ``ERROR``; -1 when what follows is not 1-5 digits, see :attr:`malformed`). ``text`` is
+    the line as received (non-ASCII bytes as U+FFFD).
     """
 
     kind: str
@@ -93,6 +102,12 @@ class FinalResult:
     @property
     def ok(self) -> bool:
         return self.kind == "OK"
+
+    @property
+    def malformed(self) -> bool:
+        """A ``+CME ERROR``/``+CMS ERROR`` whose code is not 1-5 digits: it ends the
+        exchange, but carries no code to decode."""
+        return self.kind in ("CME", "CMS") and self.code < 0
 
 
 @dataclass
@@ -137,7 +152,8 @@ def clean_line(line: bytes) -> bytes:
 
 
 def parse_final(line: bytes) -> FinalResult | None:
-    """The final result code ``line`` is, or ``None``."""
+    """The final result code ``line`` is, or ``None``. Never raises: an error code that is
+    not 1-5 ASCII digits gives code -1 (:attr:`FinalResult.malformed`)."""
     match = _FINAL.match(line)
     if match is None:
         return None
@@ -145,9 +161,19 @@ def parse_final(line: bytes) -> FinalResult | None:
     kind = match.group(1)
     if kind is None:
         return FinalResult("OK" if line == b"OK" else "ERROR", 0, text)
-    digits = match.group(2).strip()
-    code = int(digits) if digits.isdigit() else -1
+    digits = match.group(2).strip(b" \t")
+    code = int(digits) if _ERROR_CODE.fullmatch(digits) else -1
     return FinalResult(kind.decode("ascii"), code, text)
+
+
+def malformed_final_error(line: bytes, final: FinalResult) -> ResponseFormatError:
+    """The error for a :attr:`~FinalResult.malformed` final answering ``line``: the device
+    sent an error code xsudo cannot read (the value shown escaped and truncated)."""
+    return ResponseFormatError(
+        f"the device answered {command_name(line)} with a malformed error code: {show(final.text)}",
+        "check that the port is an nRF91 modem's AT interface; "
+        f"error codes are 1-{MAX_ERROR_CODE_DIGITS} digits",
+    )
 
 
 def is_log_line(line: bytes) -> bool:
@@ -248,10 +274,11 @@ class SignedCommandError(CmeError):
 def modem_error(line: bytes, final: FinalResult, name: str | None = None) -> ModemError:
     """The typed error for a failed ``final`` answering ``line``.
 
-    ``name`` overrides the command name taken from ``line``. ``ERROR`` and ``+CME ERROR``
-    give :class:`~xsudo.errors.CmeError` (kind ``"ERROR"``/``"CME"``), ``+CMS ERROR`` gives
-    :class:`~xsudo.errors.ModemError` with kind ``"CMS"``, and an ``%XSUDO`` line gives a
-    :class:`SignedCommandError`.
+    ``final`` must not be :attr:`~FinalResult.malformed` (use
+    :func:`malformed_final_error` for that). ``name`` overrides the command name taken from
+    ``line``. ``ERROR`` and ``+CME ERROR`` give :class:`~xsudo.errors.CmeError` (kind
+    ``"ERROR"``/``"CME"``), ``+CMS ERROR`` gives :class:`~xsudo.errors.ModemError` with
+    kind ``"CMS"``, and an ``%XSUDO`` line gives a :class:`SignedCommandError`.
     """
     inner = xsudo_inner(line)
     if final.kind == "CMS":

@@ -50,6 +50,8 @@ import re
 
 from xsudo.errors import CommandTextError, DeviceError
 
+from .parse import show
+
 DEFAULT_SHELL_BUFFER = 4096
 """Assumed ``CONFIG_SHELL_CMD_BUFF_SIZE``; lines of up to ``DEFAULT_SHELL_BUFFER - 1``
 characters fit. Zephyr's own default is 256; AT-shell firmware that writes certificates
@@ -194,7 +196,7 @@ def shell_failure(line: bytes, port: str) -> ShellCommandError | None:
             "CONFIG_SHELL_CMD_BUFF_SIZE",
         )
     if line.startswith(b"Sending AT command failed with error code"):
-        detail = line.decode("ascii", "replace")
+        detail = show(line, 120)
         hint = (
             "the response is longer than CONFIG_AT_SHELL_CMD_RESPONSE_MAX_LEN; "
             "list SHAs instead of reading content back"
@@ -204,7 +206,7 @@ def shell_failure(line: bytes, port: str) -> ShellCommandError | None:
         return ShellCommandError(f"the shell on {port} reported: {detail}", hint)
     if line.endswith(b": wrong parameter count"):
         return ShellCommandError(
-            f"the shell on {port} refused the at command ({line.decode('ascii', 'replace')})",
+            f"the shell on {port} refused the at command ({show(line, 120)})",
             "report this with the firmware version",
         )
     return None

@@ -4,11 +4,25 @@ Each record is one JSON object on one line. ``prev`` is the ``hash`` of the reco
 (64 zeros for the first), and ``hash`` is the SHA-256 of the record's canonical JSON
 (sorted keys, no whitespace) without the ``hash`` field. Editing a record breaks its hash;
 deleting or reordering records breaks the ``prev`` link or the ``seq`` count. Truncating the
-tail cannot be detected from the file alone: keep the last ``hash`` elsewhere (a report, a
-ticket) when that matters.
+tail cannot be detected from the file alone: keep the head (:class:`AuditHead`, the last
+record's ``seq`` and ``hash``) elsewhere, or sign it into a checkpoint
+(:mod:`xsudo.audit.checkpoint`).
 
-Records hold metadata only (fingerprints, SHAs, tags, results): :meth:`AuditLog.append`
-accepts scalar fields and refuses anything that looks like key material.
+Contract:
+
+* Records hold metadata only (fingerprints, SHAs, tags, results): :meth:`AuditLog.append`
+  accepts scalar fields (str, int, bool; ``None`` is left out) and refuses anything that
+  looks like key material, a reserved field name, or a record longer than :data:`MAX_LINE`.
+* Records are parsed strictly (:func:`parse_record`): one flat JSON object of str/int/bool/null
+  values per LF-terminated ASCII line, no duplicate keys, no NaN/Infinity, no fractions, no
+  BOM, no CR, an int ``seq`` and 64 lower-hex ``hash`` and ``prev``. Anything else is
+  tampering or damage, reported with a reason, never an exception from the JSON parser.
+* :meth:`AuditLog.check_appendable` checks, writing nothing, that a record can be appended
+  (directory and file writable, last record intact); :meth:`AuditLog.append` fails the same
+  way (:class:`AuditLogError`, exit 2) before writing when it cannot. Call the check before
+  touching a device, so no device write happens without a record.
+* The file is created with mode 0600 (whatever the umask), its directory 0700. Appends are
+  serialised between threads (a lock) and processes (``flock``), so they stay one chain.
 """
 
 from __future__ import annotations
@@ -18,24 +32,142 @@ import getpass
 import hashlib
 import json
 import os
+import re
 import socket
 import sys
 import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, NoReturn
+
+from xsudo.errors import BadInputError
 
 GENESIS = "0" * 64
 AUDIT_FILE = "audit.jsonl"
+CHECKPOINT_EVENT = "checkpoint"
+MAX_LINE = 64 * 1024
+"""The longest record line, in bytes, without its LF."""
+MAX_DEPTH = 2
+"""Bracket nesting a line may have before it is even parsed (a record itself is depth 1)."""
+LOG_FILE_MODE = 0o600
+LOG_DIR_MODE = 0o700
+RESERVED_FIELDS = frozenset({"seq", "time", "operator", "event", "prev", "hash"})
 Field = str | int | bool | None
 
 _lock = threading.Lock()
 _SECRET_MARKERS = ("PRIVATE KEY", "ENCRYPTED")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_BOM = b"\xef\xbb\xbf"
+_HEAD_TEXT = re.compile(r"([0-9]{1,18}):([0-9a-fA-F]{64})")
 
 
-def record_hash(record: dict[str, Any]) -> str:
+class AuditLogError(BadInputError):
+    """The audit log cannot be read or appended to (damaged, unreadable, not writable).
+
+    Exit 2. Raised before anything is written, so a command that calls
+    :meth:`AuditLog.check_appendable` first has changed nothing.
+    """
+
+
+class RecordFormatError(AuditLogError):
+    """One line of the log is not a record as xsudo writes them; ``message`` says why."""
+
+
+@dataclass(frozen=True)
+class AuditHead:
+    """The last record of a log: its ``seq`` and ``hash``. Kept elsewhere, it shows later
+    whether the log still holds that record (nothing was cut off or rewritten)."""
+
+    seq: int
+    hash: str
+
+    @classmethod
+    def of(cls, record: Mapping[str, Any]) -> AuditHead:
+        """The head a record stands for (a record :meth:`AuditLog.append` returned)."""
+        return cls(int(record["seq"]), str(record["hash"]))
+
+    @classmethod
+    def parse(cls, text: str) -> AuditHead:
+        """Read ``N:HASH`` (record number, colon, 64 hex digits); :class:`BadInputError`
+        otherwise. The hash is kept in lower case."""
+        match = _HEAD_TEXT.fullmatch(text.strip())
+        if match is None or int(match.group(1)) < 1:
+            raise BadInputError(
+                f"{text[:80]!r} is not an audit head",
+                "give N:HASH, the record number and its 64-hex-digit hash, as in the "
+                "audit_head of a --json result",
+            )
+        return cls(int(match.group(1)), match.group(2).lower())
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"seq": N, "hash": "..."}``, the ``audit_head`` of ``--json`` results."""
+        return {"seq": self.seq, "hash": self.hash}
+
+    def __str__(self) -> str:
+        return f"{self.seq}:{self.hash}"
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    """Result of checking a log: ``ok``, how many intact records, and the first broken one.
+
+    ``hashes`` holds the hash of every intact record in order (``hashes[0]`` is record 1),
+    ``checkpoints`` the intact records whose event is ``checkpoint``.
+    """
+
+    ok: bool
+    count: int
+    first_bad: int | None = None
+    reason: str = ""
+    last_hash: str = GENESIS
+    hashes: tuple[str, ...] = field(default=(), repr=False, compare=False)
+    checkpoints: tuple[dict[str, Any], ...] = field(default=(), repr=False, compare=False)
+
+    @property
+    def head(self) -> AuditHead | None:
+        """The last intact record, ``None`` when there is none."""
+        return AuditHead(self.count, self.last_hash) if self.count else None
+
+    def hash_at(self, seq: int) -> str | None:
+        """The hash of intact record ``seq``, ``None`` past the intact records."""
+        return self.hashes[seq - 1] if 1 <= seq <= len(self.hashes) else None
+
+    def anchor_problem(self, anchor: AuditHead, what: str = "the expected head") -> str:
+        """Why the log does not hold record ``anchor`` with that hash, or ``""`` if it does.
+
+        ``what`` names the anchor in the reason (``"the expected head"``).
+        """
+        found = self.hash_at(anchor.seq)
+        if found == anchor.hash:
+            return ""
+        if found is not None:
+            return (
+                f"record {anchor.seq} has hash {found}, not the hash of {what} "
+                f"({anchor.hash}): the log was rewritten or is another log"
+            )
+        if not self.ok and self.first_bad is not None and anchor.seq >= self.first_bad:
+            return f"{what} (record {anchor.seq}) is past the broken record {self.first_bad}"
+        return (
+            f"the log ends at record {self.count}, before {what} (record {anchor.seq}): "
+            "records were removed from its end"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        head = self.head
+        return {
+            "ok": self.ok,
+            "count": self.count,
+            "first_bad_record": self.first_bad,
+            "reason": self.reason,
+            "last_hash": self.last_hash,
+            "head": head.to_json() if head else None,
+        }
+
+
+def record_hash(record: Mapping[str, Any]) -> str:
     """SHA-256 hex of the canonical JSON of ``record`` without its ``hash`` field."""
     body = {k: v for k, v in record.items() if k != "hash"}
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
@@ -51,85 +183,44 @@ def operator() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
-@dataclass(frozen=True)
-class ChainReport:
-    """Result of checking a log: ``ok``, how many records, and the first broken one."""
+def parse_record(line: bytes) -> dict[str, Any]:
+    """Parse one line of the log (with its LF) strictly into a record.
 
-    ok: bool
-    count: int
-    first_bad: int | None = None
-    reason: str = ""
-    last_hash: str = GENESIS
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "ok": self.ok,
-            "count": self.count,
-            "first_bad_record": self.first_bad,
-            "reason": self.reason,
-            "last_hash": self.last_hash,
-        }
+    Raises :class:`RecordFormatError` whose ``message`` is the reason for a line that is too
+    long, cut (no LF), has a BOM, a CR, non-ASCII bytes, nesting deeper than
+    :data:`MAX_DEPTH`, invalid JSON, duplicate keys, NaN/Infinity, fractions, a value that
+    is an object or array, or a ``seq``/``hash``/``prev`` of the wrong form. Never raises
+    anything else, whatever the bytes.
+    """
+    body = _line_body(line)
+    record = _load_object(body)
+    _check_values(record)
+    return record
 
 
-class AuditLog:
-    """The audit log at ``path``. Appends are serialised across threads and processes."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    @classmethod
-    def in_home(cls, home: Path) -> AuditLog:
-        return cls(home / AUDIT_FILE)
-
-    def append(self, event: str, **fields: Field) -> dict[str, Any]:
-        """Append one record for ``event`` with the given scalar ``fields``; return it."""
-        _refuse_secrets(fields)
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with _lock, open(self.path, "a+b") as handle, _exclusive(handle):
-            seq, prev = _tail(handle)
-            record: dict[str, Any] = {
-                "seq": seq + 1,
-                "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
-                "operator": operator(),
-                "event": event,
-                **{k: v for k, v in fields.items() if v is not None},
-                "prev": prev,
-            }
-            record["hash"] = record_hash(record)
-            handle.seek(0, os.SEEK_END)
-            handle.write(json.dumps(record, sort_keys=True).encode("ascii") + b"\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        return record
-
-    def records(self) -> Iterator[dict[str, Any]]:
-        """Every record in order (raises ValueError on a line that is not a JSON object)."""
-        if not self.path.exists():
-            return
-        with open(self.path, "rb") as handle:
-            for raw in handle:
-                if raw.strip():
-                    yield _parse_record(raw)
-
-    def verify(self) -> ChainReport:
-        """Check every record's hash, ``prev`` link and ``seq``; report the first broken one."""
-        prev, count = GENESIS, 0
-        if not self.path.exists():
-            return ChainReport(True, 0)
-        with open(self.path, "rb") as handle:
-            for number, raw in enumerate(handle, start=1):
-                problem = _check_line(raw, number, prev)
-                if problem:
-                    return ChainReport(False, count, number, problem, prev)
-                prev = json.loads(raw)["hash"]
-                count += 1
-        return ChainReport(True, count, None, "", prev)
+def open_private_append(path: Path) -> IO[bytes]:
+    """Open ``path`` for reading and appending; create it with mode 0600 whatever the umask
+    (and its directory with 0700). An existing file keeps its mode. Raises :class:`OSError`."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=LOG_DIR_MODE)
+    flags = os.O_RDWR | os.O_APPEND | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags | os.O_CREAT | os.O_EXCL, LOG_FILE_MODE)
+    except FileExistsError:
+        fd = os.open(path, flags)
+    else:
+        try:
+            if hasattr(os, "fchmod"):
+                os.fchmod(fd, LOG_FILE_MODE)
+        except OSError:
+            os.close(fd)
+            raise
+    return os.fdopen(fd, "a+b")
 
 
 @contextlib.contextmanager
-def _exclusive(handle: Any) -> Iterator[None]:
-    """Hold an exclusive lock on the open log across processes (flock on POSIX, a
-    one-byte lock at offset 0 on Windows)."""
+def locked(handle: IO[bytes], *, shared: bool = False) -> Iterator[None]:
+    """Hold a lock on an open file across processes: ``flock`` on POSIX (shared for readers
+    when ``shared``), a one-byte lock at offset 0 on Windows (always exclusive)."""
     if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
         import msvcrt
 
@@ -143,56 +234,338 @@ def _exclusive(handle: Any) -> Iterator[None]:
         return
     import fcntl
 
-    fcntl.flock(handle, fcntl.LOCK_EX)
+    fcntl.flock(handle, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
     try:
         yield
     finally:
         fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _parse_record(raw: bytes) -> dict[str, Any]:
-    record = json.loads(raw)
-    if not isinstance(record, dict):
-        raise ValueError("audit record is not a JSON object")
-    return record
+def read_lines(handle: IO[bytes]) -> Iterator[bytes]:
+    """The lines of an open file, each with its LF; a line longer than :data:`MAX_LINE` is
+    returned cut at ``MAX_LINE + 2`` bytes (so :func:`parse_record` reports it too long)."""
+    while True:
+        line = handle.readline(MAX_LINE + 2)
+        if not line:
+            return
+        yield line
 
 
-def _check_line(raw: bytes, number: int, prev: str) -> str:
-    """Why line ``number`` breaks the chain, or an empty string."""
+class AuditLog:
+    """The audit log at ``path``. Appends are serialised across threads and processes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @classmethod
+    def in_home(cls, home: Path) -> AuditLog:
+        return cls(home / AUDIT_FILE)
+
+    def check_appendable(self) -> None:
+        """Check, without writing a record, that :meth:`append` can add one: the directory
+        can be created (0700), the file opened for appending (created 0600 if missing) and
+        its last record parses strictly with its hash intact (a tail check, not a walk of
+        the chain). Raises :class:`AuditLogError` (exit 2) naming the path and the fix."""
+        with self._open_for_append() as handle, locked(handle, shared=True):
+            _tail(handle, self.path)
+
+    def head(self) -> AuditHead | None:
+        """The last record's ``seq`` and ``hash``, ``None`` for a missing or empty log.
+
+        Raises :class:`AuditLogError` when the last record is damaged or unreadable.
+        """
+        if not self.path.exists():
+            return None
+        with self._open_for_reading() as handle:
+            return _tail(handle, self.path)
+
+    def append(self, event: str, **fields: Field) -> dict[str, Any]:
+        """Append one record for ``event`` with the given scalar ``fields``; return it.
+
+        Raises :class:`AuditLogError` (nothing written) when the log cannot be appended to
+        (see :meth:`check_appendable`), and :class:`ValueError`/:class:`TypeError` for fields
+        that are never logged (key material, reserved names, non-scalar values).
+        """
+        _check_fields(fields)
+        with _lock, self._open_for_append() as handle, locked(handle):
+            head = _tail(handle, self.path)
+            record = _new_record(event, fields, head)
+            _write_line(handle, _encode(record), self.path)
+        return record
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        """Every record in order, each parsed strictly (links and hashes are not checked:
+        that is :meth:`verify`). Raises :class:`AuditLogError` at the first line that is not
+        a record."""
+        if not self.path.exists():
+            return
+        with self._open_for_reading() as handle:
+            lines = list(read_lines(handle))
+        for number, line in enumerate(lines, start=1):
+            try:
+                yield parse_record(line)
+            except RecordFormatError as exc:
+                _damaged(self.path, f"line {number}", exc.message)
+
+    def verify(self) -> ChainReport:
+        """Check every record's form, hash, ``prev`` link and ``seq``; report the first broken
+        one. Never raises for damaged content (only :class:`AuditLogError` if unreadable)."""
+        if not self.path.exists():
+            return ChainReport(True, 0)
+        with self._open_for_reading() as handle:
+            return _walk(handle)
+
+    @contextlib.contextmanager
+    def _open_for_append(self) -> Iterator[IO[bytes]]:
+        try:
+            handle = open_private_append(self.path)
+        except OSError as exc:
+            raise AuditLogError(
+                f"cannot open the audit log {self.path} for appending: {_os_reason(exc)}",
+                "fix the permissions of the file and its directory, or use another --home",
+            ) from None
+        with handle:
+            yield handle
+
+    @contextlib.contextmanager
+    def _open_for_reading(self) -> Iterator[IO[bytes]]:
+        try:
+            handle = open(self.path, "rb")  # noqa: SIM115 - closed by the with below
+        except OSError as exc:
+            raise AuditLogError(
+                f"cannot read the audit log {self.path}: {_os_reason(exc)}",
+                "check the path and its permissions",
+            ) from None
+        with handle, locked(handle, shared=True):
+            yield handle
+
+
+def _damaged(path: Path, where: str, reason: str) -> NoReturn:
+    raise AuditLogError(
+        f"the audit log {path} is damaged at {where}: {reason}; nothing can be recorded in it",
+        f"run xsudo audit verify {path} to see where, then move it (and {path.name}.checkpoints"
+        ", if present) aside so that a new log starts",
+    )
+
+
+def _os_reason(exc: OSError) -> str:
+    return exc.strerror or type(exc).__name__
+
+
+def _walk(handle: IO[bytes]) -> ChainReport:
+    """Walk an open log record by record; stop at the first broken one."""
+    hashes: list[str] = []
+    checkpoints: list[dict[str, Any]] = []
+    prev = GENESIS
+    for number, line in enumerate(read_lines(handle), start=1):
+        record, problem = _checked(line, number, prev)
+        if record is None:
+            return ChainReport(
+                False, number - 1, number, problem, prev, (*hashes,), (*checkpoints,)
+            )
+        prev = record["hash"]
+        hashes.append(prev)
+        if record.get("event") == CHECKPOINT_EVENT:
+            checkpoints.append(record)
+    return ChainReport(True, len(hashes), None, "", prev, (*hashes,), (*checkpoints,))
+
+
+def _checked(line: bytes, number: int, prev: str) -> tuple[dict[str, Any] | None, str]:
+    """``(record, "")`` for an intact record ``number``, else ``(None, reason)``."""
     try:
-        record = _parse_record(raw)
-    except ValueError:
-        return "not a JSON object"
-    if record.get("seq") != number:
-        return f"sequence number {record.get('seq')} where {number} was expected"
-    if record.get("prev") != prev:
+        record = parse_record(line)
+    except RecordFormatError as exc:
+        return None, exc.message
+    problem = _chain_problem(record, number, prev)
+    return (None, problem) if problem else (record, "")
+
+
+def _chain_problem(record: dict[str, Any], number: int, prev: str) -> str:
+    """Why record ``number`` (already parsed strictly) breaks the chain, or ``""``."""
+    if record["seq"] != number:
+        return f"sequence number {record['seq']} where {number} was expected"
+    if record["prev"] != prev:
         return "its 'prev' does not match the hash of the record before it"
-    if record.get("hash") != record_hash(record):
+    if record["hash"] != record_hash(record):
         return "its content does not match its hash (the record was edited)"
     return ""
 
 
-def _tail(handle: Any) -> tuple[int, str]:
-    """``(seq, hash)`` of the last record in an open log, ``(0, GENESIS)`` when empty."""
+def _last_line(handle: IO[bytes]) -> bytes | None:
+    """The last line of an open file (with its LF if it has one), ``None`` when empty.
+
+    A last line longer than :data:`MAX_LINE` comes back longer than ``MAX_LINE + 1`` bytes.
+    """
     handle.seek(0, os.SEEK_END)
     end = handle.tell()
     if end == 0:
-        return 0, GENESIS
+        return None
     chunk = 4096
     while True:
         start = max(0, end - chunk)
         handle.seek(start)
         data = handle.read(end - start)
-        lines = [line for line in data.split(b"\n") if line.strip()]
-        if lines and (start == 0 or len(lines) > 1):
-            last = _parse_record(lines[-1])
-            return int(last["seq"]), str(last["hash"])
-        if start == 0:
-            return 0, GENESIS
+        cut = data.rfind(b"\n", 0, len(data) - 1)
+        if cut >= 0:
+            return data[cut + 1 :]
+        if start == 0 or len(data) > MAX_LINE + 1:
+            return data
         chunk *= 2
 
 
-def _refuse_secrets(fields: dict[str, Field]) -> None:
+def _tail(handle: IO[bytes], path: Path) -> AuditHead | None:
+    """The head of an open log, ``None`` when empty; :class:`AuditLogError` when its last
+    record does not parse strictly or does not match its own hash."""
+    try:
+        line = _last_line(handle)
+    except OSError as exc:
+        raise AuditLogError(f"cannot read the audit log {path}: {_os_reason(exc)}") from None
+    if line is None:
+        return None
+    try:
+        record = parse_record(line)
+    except RecordFormatError as exc:
+        _damaged(path, "its last record", exc.message)
+    if record["hash"] != record_hash(record):
+        _damaged(path, "its last record", "it does not match its hash (it was edited)")
+    return AuditHead.of(record)
+
+
+def _new_record(event: str, fields: dict[str, Field], head: AuditHead | None) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "seq": head.seq + 1 if head else 1,
+        "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        "operator": operator(),
+        "event": event,
+        **{k: v for k, v in fields.items() if v is not None},
+        "prev": head.hash if head else GENESIS,
+    }
+    record["hash"] = record_hash(record)
+    return record
+
+
+def _encode(record: dict[str, Any]) -> bytes:
+    line = json.dumps(record, sort_keys=True, ensure_ascii=True).encode("ascii")
+    if len(line) > MAX_LINE:
+        raise ValueError(f"audit record of {len(line)} bytes is longer than {MAX_LINE}")
+    return line + b"\n"
+
+
+def _write_line(handle: IO[bytes], line: bytes, path: Path) -> None:
+    """Append ``line`` and make it durable; on failure cut the file back to where it was."""
+    end = handle.seek(0, os.SEEK_END)
+    try:
+        handle.write(line)
+        handle.flush()
+        os.fsync(handle.fileno())
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            handle.truncate(end)
+        raise AuditLogError(
+            f"cannot write to the audit log {path}: {_os_reason(exc)}; nothing was recorded",
+            "free some space or fix the permissions, then retry",
+        ) from None
+
+
+def _check_fields(fields: dict[str, Field]) -> None:
     for name, value in fields.items():
+        if name in RESERVED_FIELDS:
+            raise ValueError(f"audit field {name!r} is set by the log itself")
+        if value is not None and not isinstance(value, str | int):
+            raise TypeError(f"audit field {name!r} must be str, int, bool or None")
         if isinstance(value, str) and any(marker in value for marker in _SECRET_MARKERS):
             raise ValueError(f"audit field {name!r} looks like key material; it is never logged")
+
+
+# -- strict parsing -------------------------------------------------------------------------
+
+
+def _bad(reason: str) -> NoReturn:
+    raise RecordFormatError(reason)
+
+
+def _line_body(line: bytes) -> bytes:
+    """The line without its LF, once its bytes are those of an xsudo record."""
+    if len(line) > MAX_LINE + 1:
+        _bad(f"the line is longer than {MAX_LINE} bytes")
+    if not line.endswith(b"\n"):
+        _bad("the line is cut short (no newline at its end)")
+    body = line[:-1]
+    if body.startswith(_BOM):
+        _bad("the line starts with a UTF-8 byte order mark")
+    if b"\r" in body:
+        _bad("a carriage return (CRLF line end)" if body.endswith(b"\r") else "a carriage return")
+    if not body.isascii():
+        _bad(_non_ascii_reason(body))
+    if not body.strip():
+        _bad("an empty line")
+    depth = _nesting_depth(body)
+    if depth > MAX_DEPTH:
+        _bad(f"objects or arrays nested {depth} deep")
+    return body
+
+
+def _non_ascii_reason(body: bytes) -> str:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return "bytes that are not UTF-8"
+    return "non-ASCII characters (xsudo writes ASCII only)"
+
+
+def _nesting_depth(body: bytes) -> int:
+    """The deepest bracket nesting of a JSON text, strings skipped (no recursion)."""
+    depth = deepest = 0
+    for byte in _JSON_STRING.sub(b'""', body):
+        if byte in b"{[":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in b"}]":
+            depth -= 1
+    return deepest
+
+
+def _load_object(body: bytes) -> dict[str, Any]:
+    try:
+        value = json.loads(
+            body.decode("ascii"),
+            object_pairs_hook=_unique_keys,
+            parse_constant=_no_constant,
+            parse_float=_no_float,
+        )
+    except ValueError as exc:
+        _bad(f"not valid JSON ({str(exc)[:120]})")
+    if not isinstance(value, dict):
+        _bad("not a JSON object")
+    return value
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    record: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in record:
+            _bad(f"the key {key[:40]!r} appears twice")
+        record[key] = value
+    return record
+
+
+def _no_constant(name: str) -> NoReturn:
+    _bad(f"{name} is not a JSON value")
+
+
+def _no_float(text: str) -> NoReturn:
+    _bad(f"a fractional number ({text[:40]}); records hold integers only")
+
+
+def _check_values(record: dict[str, Any]) -> None:
+    for name, value in record.items():
+        if isinstance(value, dict | list):
+            kind = "object" if isinstance(value, dict) else "array"
+            _bad(f"field {name[:40]!r} holds a nested {kind}")
+    seq = record.get("seq")
+    if type(seq) is not int:
+        _bad("'seq' is missing or not an integer")
+    for name in ("hash", "prev"):
+        value = record.get(name)
+        if not isinstance(value, str) or not _HEX64.fullmatch(value):
+            _bad(f"{name!r} is missing or not 64 lower-case hex digits")

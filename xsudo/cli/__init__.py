@@ -2,7 +2,8 @@
 
 :func:`main` turns every expected error into one line on stderr and the documented exit code
 (0 ok, 1 operation failed, 2 bad input or usage, 3 device/transport failure). No tracebacks
-for expected errors.
+for expected errors. Error text may quote the device, so it is printed through
+:func:`~xsudo.cli.output.printable` (no control characters reach the terminal).
 """
 
 from __future__ import annotations
@@ -11,7 +12,13 @@ import sys
 
 import click
 
+from xsudo.cli.output import printable
 from xsudo.errors import XsudoError
+
+
+def print_error(exc: XsudoError) -> None:
+    """``error: <message>; <hint>`` on stderr as one line, control characters escaped."""
+    click.echo(f"error: {printable(str(exc))}", err=True)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -21,7 +28,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         code = cli.main(args=argv, prog_name="xsudo", standalone_mode=False)
     except XsudoError as exc:
-        click.echo(f"error: {exc}", err=True)
+        print_error(exc)
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)

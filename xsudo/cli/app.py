@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from xsudo import __version__
+from xsudo import __version__, hardening
 from xsudo.cli.context import AppContext
 from xsudo.paths import resolve_home
 
@@ -23,6 +23,8 @@ from xsudo.paths import resolve_home
 @click.pass_context
 def cli(ctx: click.Context, home: Path | None) -> None:
     """Authenticated credential provisioning for Nordic nRF91 modems (AT%XSUDO)."""
+    # Every command may come to hold a key, passphrase, PIN or PSK: no core dumps, ever.
+    hardening.disable_core_dumps()
     ctx.obj = AppContext(home=resolve_home(home))
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import click
 
 from xsudo.cli.keyopts import key_store, passphrase_file_option, store_option
-from xsudo.cli.output import emit, emit_json, json_option, note, warn
+from xsudo.cli.output import emit, emit_block, emit_json, json_option, note, warn
 from xsudo.errors import BadInputError, OperationFailed
-from xsudo.pki import cert_pem, make_ca_with_signer
+from xsudo.pki import cert_pem, check_name_text, make_ca_with_signer
 
 
 @click.group()
@@ -45,10 +45,14 @@ def create(
     """Create a lab CA: a new P-256 key NAME in the key store and a self-signed CA
     certificate for it.
 
+    The common name (--cn, else NAME) must be 1-64 printable characters; it is checked
+    before the key is created.
+
     For labs, tests and development only: a production fleet needs a CA under proper
     PKI control. The CA key is generated inside the key store and used only through it
     (xsudo cred issue --ca-key NAME); it is never written out in plaintext.
     """
+    common_name = check_name_text(name, "NAME") if cn is None else check_name_text(cn, "--cn")
     keys = key_store(passphrase_file)
     keys.check_new_name(name)
     if output is not None and (output.exists() or not output.parent.is_dir()):
@@ -58,7 +62,7 @@ def create(
             "choose another -o FILE",
         )
     record = keys.generate(name, store)
-    certificate = make_ca_with_signer(keys.signer(name), cn or name, days=days)
+    certificate = make_ca_with_signer(keys.signer(name), common_name, days=days)
     pem = cert_pem(certificate)
     if output is not None:
         try:
@@ -83,7 +87,7 @@ def create(
     if as_json:
         emit_json({**report, "certificate_pem": pem.decode("ascii")})
     elif output is None:
-        emit(pem.decode("ascii").rstrip("\n"))
+        emit_block(pem.decode("ascii").rstrip("\n"))
     else:
         emit(f"created CA {report['subject']} (key {name}, {record.store} store) -> {output}")
     note(f"lab CA key {name} is in the {record.store} store; fingerprint {record.fingerprint}")

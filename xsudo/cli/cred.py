@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,7 +24,16 @@ from xsudo.cli.deviceopts import (
 )
 from xsudo.cli.inputs import read_file
 from xsudo.cli.keyopts import passphrase_file_option
-from xsudo.cli.output import emit, emit_json, file_option, json_option, note, stdout_console, warn
+from xsudo.cli.output import (
+    cell,
+    emit,
+    emit_json,
+    file_option,
+    json_option,
+    note,
+    stdout_console,
+    warn,
+)
 from xsudo.command import AtCommand
 from xsudo.content import (
     XSUDO_MAX_OVERHEAD,
@@ -38,6 +48,7 @@ from xsudo.content import (
     reserved_tag_name,
 )
 from xsudo.errors import BadInputError, DeviceError, XsudoError
+from xsudo.fileio import SECRET_FILE_LIMIT, read_input
 from xsudo.provision.writer import CredentialWriter, CredResult
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -53,9 +64,11 @@ def _type_option(required: bool = True) -> Callable[[F], F]:
 
 
 def _read_password(path: Path | None) -> str | None:
+    """The encrypted client key's password from ``path`` (a secret: 0600, at most 4 KiB)."""
     if path is None:
         return None
-    return read_file(path, "password file").decode("ascii", "replace").rstrip("\r\n")
+    raw = read_input(path, "the password file", limit=SECRET_FILE_LIMIT, private=True)
+    return raw.decode("ascii", "replace").rstrip("\r\n")
 
 
 @click.group()
@@ -96,7 +109,7 @@ def list_(
     table = Table("TAG", "TYPE", "SHA-256", "NOTE", box=None, pad_edge=False)
     for row in rows:
         table.add_row(
-            str(row["tag"]), str(row["type"]), str(row["sha"] or "-"), str(row["reserved"] or "")
+            *map(cell, (row["tag"], row["type"], row["sha"] or "-", row["reserved"] or ""))
         )
     stdout_console().print(table)
     if not rows:
@@ -124,6 +137,18 @@ def _preflight(
     for warning in item.warnings:
         warn(str(warning))
     return item
+
+
+@contextmanager
+def outcome_on_error(as_json: bool) -> Iterator[None]:
+    """With ``--json``, print what a failed operation left behind (its ``outcome``: e.g.
+    whether a write landed) before the error ends the command."""
+    try:
+        yield
+    except XsudoError as exc:
+        if as_json and exc.outcome is not None:
+            emit_json(exc.outcome)
+        raise
 
 
 def _show_result(result: CredResult, as_json: bool) -> None:
@@ -220,7 +245,7 @@ def write(
         _dry_run(item, auth, password)
         return
     settings = auth_settings(auth, passphrase_file)
-    with open_session(connection, settings) as session:
+    with open_session(connection, settings) as session, outcome_on_error(as_json):
         result = CredentialWriter(session).write(item, replace=replace, password=password)
     _show_result(result, as_json)
 
@@ -266,7 +291,7 @@ def delete(
             raise BadInputError("deleting needs confirmation", "pass --yes to delete unasked")
         click.confirm(f"delete tag {tag} {cred_type_label(kind)} from the modem?", abort=True)
     settings = auth_settings(auth, passphrase_file)
-    with open_session(connection, settings) as session:
+    with open_session(connection, settings) as session, outcome_on_error(as_json):
         result = CredentialWriter(session).delete(tag, int(kind))
     if result.action == "absent":
         warn(f"nothing stored at tag {tag} {cred_type_label(kind)}; nothing deleted")
@@ -311,7 +336,7 @@ def _delete_all(
     settings = auth_settings(auth, passphrase_file)
     deleted: list[dict[str, Any]] = []
     failed: list[dict[str, Any]] = []
-    stopped: DeviceError | None = None
+    stopped: XsudoError | None = None
     with open_session(connection, settings) as session:
         entries = session.modem.cmng_list(tag)
         kept = [(e, reason) for e in entries if (reason := _kept_reason(e)) is not None]
@@ -323,17 +348,19 @@ def _delete_all(
         for index, entry in enumerate(doomed):
             try:
                 deleted.append(writer.delete(entry.tag, entry.type).to_json())
-            except DeviceError as exc:
-                stopped = exc
-                failed.append(_entry_json(entry, error=str(exc)))
-                failed += [_entry_json(e, error="not attempted") for e in doomed[index + 1 :]]
-                break
             except XsudoError as exc:
-                failed.append(_entry_json(entry, error=str(exc)))
-    summary = {
+                landed = (exc.outcome or {}).get("landed")
+                failed.append(_entry_json(entry, error=str(exc), landed=landed))
+                if isinstance(exc, DeviceError) or session.signed_sent:
+                    stopped = exc  # a broken link, or a refused signed line: stop here
+                    failed += [_entry_json(e, error="not attempted") for e in doomed[index + 1 :]]
+                    break
+        head = session.audit.head() if session.audit is not None else None
+    summary: dict[str, Any] = {
         "deleted": deleted,
         "kept": [_entry_json(e, reason=reason) for e, reason in kept],
         "failed": failed,
+        "audit_head": head.to_json() if head is not None else None,
     }
     _show_bulk(summary, as_json, tag)
     if stopped is not None:
@@ -342,7 +369,7 @@ def _delete_all(
         raise click.exceptions.Exit(1)
 
 
-def _show_bulk(summary: dict[str, list[dict[str, Any]]], as_json: bool, tag: int | None) -> None:
+def _show_bulk(summary: dict[str, Any], as_json: bool, tag: int | None) -> None:
     if as_json:
         emit_json(summary)
     else:

@@ -11,6 +11,7 @@ from xsudo.cli.keyopts import key_store, passphrase_file_option
 from xsudo.cli.output import emit, emit_json, json_option, note
 from xsudo.keys import KeyStore
 from xsudo.provision.keyslots import probe_auth, read_slots, upload_key
+from xsudo.provision.policy import AUTH_MODES, AuthMode, AuthSettings
 from xsudo.signing import Signer
 
 
@@ -90,6 +91,14 @@ def info(
 @click.option("--key", "key_name", required=True, envvar="XSUDO_KEY", help="Key to upload.")
 @click.option("--slot", type=click.IntRange(0, 9), default=0, show_default=True)
 @click.option("--replace", is_flag=True, help="Replace a different key already in the slot.")
+@click.option(
+    "--auth",
+    type=click.Choice(AUTH_MODES),
+    default="auto",
+    show_default=True,
+    help="How --replace deletes the old key: auto: signed with the local key that matches "
+    "it, plain only when none does; required: signed only; never: plain.",
+)
 @json_option
 @passphrase_file_option
 def upload_key_command(
@@ -97,10 +106,14 @@ def upload_key_command(
     key_name: str,
     slot: int,
     replace: bool,
+    auth: AuthMode,
     as_json: bool,
     passphrase_file: Path | None,
 ) -> None:
-    """Upload a key's public half to an XPMNG slot, then read it back and compare."""
+    """Upload a key's public half to an XPMNG slot, then read it back and compare.
+
+    With --replace a different key in the slot is deleted first (AT%CMNG=3,<slot>,5),
+    under the --auth policy."""
     store = key_store(passphrase_file)
     public_key = store.public_key(key_name)
     by_fingerprint = _local_fingerprints(store)
@@ -109,7 +122,7 @@ def upload_key_command(
         name = by_fingerprint.get(fingerprint)
         return store.signer(name) if name else None
 
-    with open_session(connection) as session:
+    with open_session(connection, AuthSettings(auth, None, slot)) as session:
         result = upload_key(
             session, key_name, public_key, slot, replace=replace, signer_for=signer_for
         )

@@ -240,10 +240,14 @@ def audit_log() -> AuditLog:
 def open_session(
     connection: Connection, settings: AuthSettings | None = None
 ) -> Iterator[DeviceSession]:
-    """Open the modem and yield a session with identity read and the audit log attached."""
+    """Open the modem and yield a session with identity read and the audit log attached.
+
+    The audit log is checked first: no device is touched when it cannot take a record."""
+    log = audit_log()
+    log.check_appendable()
     with Modem.open(resolve_port(connection.port), **connection.channel_options()) as modem:
         if modem.channel.cmd_type == "shell":
             note(f"talking to the Zephyr shell's at command on {modem.channel.port_name}")
-        session = DeviceSession(modem, settings or AuthSettings("never"), audit_log())
+        session = DeviceSession(modem, settings or AuthSettings("never"), log)
         session.ensure_identity()
         yield session

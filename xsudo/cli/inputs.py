@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from xsudo.errors import BadInputError
+from xsudo.fileio import CREDENTIAL_FILE_LIMIT, read_input
 
 
-def read_file(path: Path, what: str) -> bytes:
-    """The exact bytes of ``path``; a missing or unreadable file is a :class:`BadInputError`
-    (exit 2) naming ``what`` it was for."""
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise BadInputError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+def read_file(path: Path, what: str, *, limit: int = CREDENTIAL_FILE_LIMIT) -> bytes:
+    """The exact bytes of the regular file ``path``, at most ``limit`` bytes
+    (:func:`xsudo.fileio.read_input`): a missing, unreadable, special (FIFO, device,
+    directory) or larger file is a :class:`~xsudo.errors.BadInputError` (exit 2) naming
+    ``what`` it was for."""
+    return read_input(path, what, limit=limit)

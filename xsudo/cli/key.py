@@ -26,6 +26,7 @@ from xsudo.cli.keyopts import (
 from xsudo.cli.output import emit, emit_json, note
 from xsudo.crypto import load_private_key, load_public_key
 from xsudo.errors import BadInputError
+from xsudo.fileio import KEY_FILE_LIMIT, read_input, read_stream
 from xsudo.keys import (
     IMPORT_PASSPHRASE_ENV,
     CommandKeyBackend,
@@ -38,8 +39,6 @@ from xsudo.keys import (
     is_encrypted_private_key,
 )
 from xsudo.keys.command_store import DEFAULT_TIMEOUT
-
-MAX_KEY_FILE_BYTES = 1 << 20
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 
@@ -113,6 +112,7 @@ def import_(
             source_passphrase_file,
             env_var=IMPORT_PASSPHRASE_ENV,
             file_option="--source-passphrase-file",
+            file_what="the source passphrase file",
         )
         source_password = source.get(f"passphrase of the key file {key_file}")
     load_private_key(data, source_password)  # refuse a bad key before choosing a store
@@ -330,16 +330,12 @@ def _note_nondeterministic(record: KeyRecord) -> None:
 
 
 def _read_key_file(path: Path) -> bytes:
-    try:
-        if str(path) == "-":
-            data = sys.stdin.buffer.read(MAX_KEY_FILE_BYTES + 1)
-        else:
-            with path.open("rb") as handle:
-                data = handle.read(MAX_KEY_FILE_BYTES + 1)
-    except OSError as exc:
-        raise BadInputError(f"cannot read the key file {path}: {exc.strerror}") from None
-    if len(data) > MAX_KEY_FILE_BYTES:
-        raise BadInputError(f"{path} is too large to be a private key file")
+    """The key file's bytes (``-``: stdin), at most :data:`~xsudo.fileio.KEY_FILE_LIMIT`;
+    a special file (FIFO, device) or an empty file is refused."""
+    if str(path) == "-":
+        data = read_stream(sys.stdin.buffer, "the key on stdin", limit=KEY_FILE_LIMIT)
+    else:
+        data = read_input(path, "the key file", limit=KEY_FILE_LIMIT)
     if not data:
         raise BadInputError(f"the key file {path} is empty")
     return data

@@ -1,4 +1,11 @@
-"""Output conventions: results on stdout, human messages on stderr, ``--json`` for machines."""
+"""Output conventions: results on stdout, human messages on stderr, ``--json`` for machines.
+
+Everything printed for humans may quote device text, which is untrusted: :func:`emit`,
+:func:`note`, :func:`warn` and the CLI's error printer pass their text through
+:func:`printable`, so no control character, escape sequence or bidi override reaches the
+terminal, and nothing is read as rich markup or emoji codes. Table cells built from data go
+through :func:`cell` (rich parses markup in plain ``str`` cells).
+"""
 
 from __future__ import annotations
 
@@ -10,16 +17,52 @@ from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.text import Text
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+_stderr = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 
 json_option = click.option(
     "--json", "as_json", is_flag=True, help="Print the result as JSON on stdout."
 )
 """The ``--json`` flag every command shares (results for machines, one object per line)."""
+
+
+def printable(text: str, *, keep_newlines: bool = False) -> str:
+    """``text`` with every character that is not printable shown as a visible escape.
+
+    Escaped: C0 controls (tab, CR and LF included), DEL, C1 controls, format characters
+    (U+202E and other bidi overrides, zero-width characters), separators other than the
+    ASCII space, surrogates and unassigned code points: that is, every character for which
+    ``str.isprintable()`` is false. ESC becomes the four characters ``\\x1b``; code points
+    above U+00FF become ``\\uXXXX`` or ``\\UXXXXXXXX``. With ``keep_newlines`` an LF stays a
+    line break (for trusted multi-line output such as a PEM). Printable text, including a
+    backslash, comes back unchanged; the result is never longer than needed.
+    """
+    if text.isprintable():
+        return text
+    return "".join(
+        char if char.isprintable() or (keep_newlines and char == "\n") else _escape(char)
+        for char in text
+    )
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    if code <= 0xFF:
+        return f"\\x{code:02x}"
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
+
+
+def cell(value: object) -> Text:
+    """A rich table cell showing ``value`` (``str()`` of it, ``-`` for ``None``) literally:
+    no markup (``[bold]x[/bold]`` stays as typed), no emoji codes, no control characters
+    (see :func:`printable`)."""
+    return Text(printable("-" if value is None else str(value)))
 
 
 def file_option(*names: str, help: str) -> Callable[[F], F]:
@@ -30,24 +73,42 @@ def file_option(*names: str, help: str) -> Callable[[F], F]:
 
 
 def note(message: str) -> None:
-    """A human message on stderr."""
-    _stderr.print(message, markup=False)
+    """A human message on stderr, one line (see :func:`printable`; no markup)."""
+    _stderr.print(printable(message), markup=False, emoji=False)
 
 
 def warn(message: str) -> None:
-    """A warning on stderr, one line."""
-    _stderr.print(f"warning: {message}", markup=False, style="yellow")
+    """A warning on stderr, one line (see :func:`printable`; no markup)."""
+    _stderr.print(f"warning: {printable(message)}", markup=False, emoji=False, style="yellow")
 
 
 def stdout_console() -> Console:
     """A console for rich tables on stdout; wide when stdout is a file or pipe, so tables
-    keep one row per line for grep and friends."""
+    keep one row per line for grep and friends. Emoji codes are off; markup is on for
+    styled text the caller writes, so data in tables must go through :func:`cell`."""
     wide = None if sys.stdout.isatty() else 200
-    return Console(highlight=False, soft_wrap=True, width=wide)
+    return Console(highlight=False, soft_wrap=True, width=wide, emoji=False)
 
 
 def emit(text: str) -> None:
-    """One result line on stdout, exactly as given."""
+    """One result line on stdout: ``text`` through :func:`printable`, so a newline, CR,
+    tab or escape sequence inside shows as ``\\x0a``, ``\\x0d``, ``\\x09``, ``\\x1b`` and
+    never starts a line of its own or moves the cursor."""
+    click.echo(printable(text))
+
+
+def emit_block(text: str) -> None:
+    """Trusted multi-line output on stdout (a PEM xsudo made, a signed line with PEM
+    content): each LF stays a line break, every other control character is escaped as in
+    :func:`printable`. Never for device text: that goes through :func:`emit` one line at a
+    time."""
+    click.echo(printable(text, keep_newlines=True))
+
+
+def emit_exact(text: str) -> None:
+    """Output whose bytes are the contract, unchanged: a signed ``AT%XSUDO`` line, whose
+    body was validated before it was signed (printable ASCII; CR and LF only inside
+    quotes). Escaping a byte would print a line other than the one signed."""
     click.echo(text)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
-from xsudo.cli.output import emit_json, note, stdout_console
+from xsudo.cli.output import cell, emit_json, note, stdout_console
 from xsudo.ports import SerialPort, at_port_candidates, list_serial_ports
 
 
@@ -31,12 +31,17 @@ def ports(as_json: bool) -> None:
     table = Table("PORT", "USB", "BOARD", "SERIAL", "AT", "DESCRIPTION", box=None, pad_edge=False)
     for port in found:
         table.add_row(
-            port.device,
-            _usb_id(port),
-            port.board or "-",
-            port.serial_number or "-",
-            "yes" if port.at_port else "",
-            port.description,
+            *map(
+                cell,
+                (
+                    port.device,
+                    _usb_id(port),
+                    port.board or "-",
+                    port.serial_number or "-",
+                    "yes" if port.at_port else "",
+                    port.description,
+                ),
+            )
         )
     stdout_console().print(table)
     candidates = at_port_candidates(found)

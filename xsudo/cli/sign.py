@@ -6,11 +6,11 @@ from pathlib import Path
 
 import click
 
-from xsudo.audit.log import AuditLog
+from xsudo.audit.log import AuditHead, AuditLog
 from xsudo.cli.context import app_context
 from xsudo.cli.inputs import read_file
 from xsudo.cli.keyopts import key_store, passphrase_file_option
-from xsudo.cli.output import emit, emit_json, file_option, note, warn
+from xsudo.cli.output import emit_exact, emit_json, file_option, note, warn
 from xsudo.command import has_literal_newline_escape, strip_at_prefix, strip_one_terminator
 from xsudo.encoding import ENCODING_NAMES, Encoding
 from xsudo.errors import BadInputError
@@ -82,12 +82,12 @@ def sign(
             "the quoted content holds the two characters \\n, which the modem stores as they "
             "are; a PEM needs real line breaks (use --body-file, or xsudo cred write)"
         )
+    log = AuditLog.in_home(app_context().ensure_home())
+    log.check_appendable()  # no signature leaves the process without its record
     signer = key_store(passphrase_file).signer(key_name)
     signed = sign_command(payload, signer, encoding=encoding, slot=slot)
-    AuditLog.in_home(app_context().ensure_home()).append(
-        "sign", **signed.audit_fields(), result="signed"
-    )
+    record = log.append("sign", **signed.audit_fields(), result="signed")
     if as_json:
-        emit_json(signed.to_json())
+        emit_json({**signed.to_json(), "audit_head": AuditHead.of(record).to_json()})
     else:
-        emit(signed.line)
+        emit_exact(signed.line)

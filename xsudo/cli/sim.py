@@ -4,6 +4,10 @@ The first stdout line is what a client opens (a ``/dev/pts/N`` path, or
 ``socket://HOST:PORT``); it is flushed at once. The simulator runs until SIGINT or SIGTERM
 and then exits 0. SIGUSR1 fires the power-off warning, SIGUSR2 reboots the board.
 
+After an ``unplug`` fault the pty vanishes and a new one is opened at once: its path is
+printed as another stdout line (like a USB device that re-enumerates). Over TCP the
+connection is reset and the next client reaches the same board.
+
 Every simulator option is a flag here, generated from the same table that parses
 ``sim://`` queries (:data:`xsudo.sim.options.OPTION_FIELDS`), so the two cannot drift.
 """
@@ -78,19 +82,32 @@ def sim(use_pty: bool, tcp: str | None, **values: Any) -> None:
     options = options_from_flags(values)
     server: SimServer
     if use_pty:
-        pty_server = PtyServer(options)
+        pty_server = PtyServer(options, replug=True)
         server, where = pty_server, pty_server.path
+        pty_server.on_vanish = lambda: _replugged(pty_server.path)
     else:
         host, port = parse_host_port(tcp or "")
         tcp_server = TcpServer(options, host, port)
         server, where = tcp_server, tcp_server.url
-    sys.stdout.write(where + "\n")
-    sys.stdout.flush()
+        tcp_server.on_vanish = lambda: note(
+            "the connection was reset (fault unplug); the next client reaches the same board"
+        )
+    _print_line(where)
     note(
         f"simulating {options.profile} ({options.effective_mfw}) at {where}; "
         "stop with Ctrl-C or SIGTERM"
     )
     _serve(server)
+
+
+def _print_line(text: str) -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def _replugged(path: str) -> None:
+    _print_line(path)
+    note(f"the port vanished (fault unplug); the board is back at {path}")
 
 
 def _serve(server: SimServer) -> None:

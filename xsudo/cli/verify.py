@@ -19,10 +19,15 @@ from xsudo.cli.inputs import read_file
 from xsudo.cli.output import emit, emit_json, note, warn
 from xsudo.crypto import PublicKey, load_public_key
 from xsudo.errors import BadInputError
+from xsudo.fileio import LINE_FILE_LIMIT, read_stream
 
 
 def read_line(line: str | None, line_file: Path | None) -> bytes:
-    """The line's exact bytes: argv as UTF-8 (surrogateescape), a file or ``-`` (stdin) as is."""
+    """The line's exact bytes: argv as UTF-8 (surrogateescape), a file or ``-`` (stdin) as is.
+
+    A file must be a regular file; a file or stdin holds at most
+    :data:`~xsudo.fileio.LINE_FILE_LIMIT` bytes.
+    """
     if (line is None) == (line_file is None):
         raise BadInputError(
             "give the line either as an argument or with --file, not both",
@@ -32,8 +37,8 @@ def read_line(line: str | None, line_file: Path | None) -> bytes:
         return line.encode("utf-8", "surrogateescape")
     assert line_file is not None
     if str(line_file) == "-":
-        return sys.stdin.buffer.read()
-    return read_file(line_file, "line file")
+        return read_stream(sys.stdin.buffer, "the line on stdin", limit=LINE_FILE_LIMIT)
+    return read_file(line_file, "line file", limit=LINE_FILE_LIMIT)
 
 
 def resolve_public_key(key_name: str | None, public_key_file: Path | None) -> PublicKey:

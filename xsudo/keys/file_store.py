@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 
 from xsudo.crypto import PrivateKey, require_p256_private
 from xsudo.errors import InsecureStoreError, KeyStoreError, WrongPassphraseError
+from xsudo.fileio import KEY_FILE_LIMIT
 from xsudo.keys.backend import LocalKeyBackend
 from xsudo.keys.fsutil import create_private_file
 from xsudo.keys.passphrase import PassphraseSource
@@ -138,7 +139,9 @@ def read_private_file(path: Path) -> bytes:
 
     Checks the opened file itself (``fstat``), so the check and the read see the same file.
     """
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+    flags = os.O_RDONLY | getattr(os, "O_BINARY", 0)
+    for name in ("O_NOFOLLOW", "O_NONBLOCK", "O_NOCTTY"):  # a FIFO must not hang the open
+        flags |= getattr(os, name, 0)
     try:
         fd = os.open(path, flags)
     except FileNotFoundError:
@@ -158,7 +161,13 @@ def read_private_file(path: Path) -> bytes:
                 f"(mode {stat.S_IMODE(info.st_mode):04o})",
                 f"restrict it with: chmod 600 {path}",
             )
-        return handle.read()
+        data = handle.read(KEY_FILE_LIMIT + 1)
+        if len(data) > KEY_FILE_LIMIT:
+            raise InsecureStoreError(
+                f"the key file {path} is larger than {KEY_FILE_LIMIT} bytes; it is not a key "
+                "file xsudo wrote"
+            )
+        return data
 
 
 def _is_pkcs12(data: bytes) -> bool:

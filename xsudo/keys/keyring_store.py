@@ -2,12 +2,18 @@
 
 Contract:
 
-* A backend that would lose or expose secrets is refused with :class:`InsecureStoreError`:
-  ``keyring.backends.fail`` (no keychain found), ``keyring.backends.null`` (discards), a
-  chainer with nothing to chain, ``keyrings.alt`` fallbacks that are no keychain (plaintext
-  file, Google Docs, multipart wrapper, ...), and any backend whose priority says it is
-  unusable (raises, or is <= 0). A chainer is resolved to its highest-priority backend, which
-  is then used directly, so a write never silently falls through to a weaker backend.
+* Only backends known to encrypt secrets at rest are used (an allowlist, exact class match:
+  :data:`ENCRYPTING_BACKENDS`, i.e. the macOS Keychain, the Windows Credential Locker, the
+  Secret Service through D-Bus or libsecret, and KWallet). Any other backend is refused with
+  :class:`InsecureStoreError` naming it, unless the user names it in ``XSUDO_KEYRING_ALLOW``
+  (comma-separated ``module.Class`` names, exact match, no wildcards).
+* Backends that never keep a secret safely are refused even when named there:
+  ``keyring.backends.fail`` (no keychain found), ``keyring.backends.null`` (discards) and
+  ``keyrings.alt`` ``PlaintextKeyring`` (base64 in a plain file), and their subclasses.
+* A chainer is resolved to its highest-priority backend, which is then judged and used
+  directly, so a write never silently falls through to a weaker backend; a chainer with
+  nothing to chain is refused. A backend whose priority says it is unusable (raises, or is
+  <= 0) is refused.
 * A backend known to prompt on the terminal (``keyrings.alt`` ``EncryptedKeyring``,
   ``keyrings.cryptfile``) is refused when stdin is not a terminal, so nothing hangs in CI.
 * Every write is read back and compared; a mismatch is refused (and the entry removed).
@@ -20,8 +26,10 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import os
+import re
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -39,23 +47,28 @@ from xsudo.keys.records import KeyRecord
 SERVICE = "xsudo"
 SECRET_FORMAT = "pkcs8-der-base64"
 
+ALLOW_ENV = "XSUDO_KEYRING_ALLOW"
+ENCRYPTING_BACKENDS = frozenset(
+    {
+        "keyring.backends.macOS.Keyring",
+        "keyring.backends.Windows.WinVaultKeyring",
+        "keyring.backends.SecretService.Keyring",
+        "keyring.backends.libsecret.Keyring",
+        "keyring.backends.kwallet.DBusKeyring",
+        "keyring.backends.kwallet.DBusKeyringKWallet4",
+    }
+)
+"""``module.Class`` of the backends known to encrypt at rest (accepted without opt-in)."""
+
 _CHAINER = "keyring.backends.chainer.ChainerBackend"
-_REFUSED: dict[str, str] = {
+_NEVER: dict[str, str] = {
     "keyring.backends.fail.Keyring": "keyring found no OS keychain on this system",
     "keyring.backends.null.Keyring": "the null keyring backend discards every secret",
     "keyrings.alt.file.PlaintextKeyring": (
         "keyrings.alt PlaintextKeyring keeps secrets only base64-encoded in a plain file"
     ),
 }
-# keyrings.alt backends that do encrypt at rest; every other keyrings.alt backend is refused.
-_ALT_ACCEPTED = frozenset(
-    {
-        "keyrings.alt.file.EncryptedKeyring",
-        "keyrings.alt.Gnome.Keyring",
-        "keyrings.alt.Windows.RegistryKeyring",
-        "keyrings.alt.Windows.EncryptedKeyring",
-    }
-)
+_CLASS_NAME = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+", re.ASCII)
 _PROMPTING = frozenset(
     {"keyrings.alt.file.EncryptedKeyring", "keyrings.cryptfile.cryptfile.CryptFileKeyring"}
 )
@@ -82,35 +95,85 @@ class Assessment:
     backend: KeyringBackend | None = None
 
 
-def assess_backend(backend: KeyringBackend, *, can_prompt: bool) -> Assessment:
-    """Decide whether ``backend`` keeps secrets safely here (see the module contract)."""
-    via = ""
-    if _CHAINER in _lineage(backend):
-        try:
-            chain = list(getattr(backend, "backends", []))
-        except Exception as exc:
-            return Assessment(False, f"keyring's chainer backend failed ({type(exc).__name__})")
-        if not chain:
-            return Assessment(False, "keyring's chainer backend has no usable backend to chain")
-        backend, via = chain[0], " (first in keyring's chainer)"
+class AllowListError(ValueError):
+    """``XSUDO_KEYRING_ALLOW`` holds something that is not a ``module.Class`` name."""
+
+
+def opted_in_backends(value: str | None = None) -> frozenset[str]:
+    """The ``module.Class`` names in ``XSUDO_KEYRING_ALLOW`` (or ``value``), comma-separated;
+    :class:`AllowListError` for an entry that is not an exact dotted name (no wildcards)."""
+    raw = os.environ.get(ALLOW_ENV, "") if value is None else value
+    names = [item.strip() for item in raw.split(",") if item.strip()]
+    for name in names:
+        if not _CLASS_NAME.fullmatch(name):
+            raise AllowListError(
+                f"{ALLOW_ENV} entry {name!r} is not a module.Class name (no wildcards)"
+            )
+    return frozenset(names)
+
+
+def assess_backend(
+    backend: KeyringBackend, *, can_prompt: bool, allowed: Collection[str] | None = None
+) -> Assessment:
+    """Decide whether ``backend`` keeps secrets safely here (see the module contract).
+
+    ``allowed`` is the user's opt-in list (default: :func:`opted_in_backends`).
+    """
+    try:
+        opted_in = opted_in_backends() if allowed is None else frozenset(allowed)
+    except AllowListError as exc:
+        return Assessment(False, str(exc))
+    backend, via, refusal = _resolve_chainer(backend)
+    if refusal is not None:
+        return Assessment(False, refusal)
     label = backend_label(backend)
     lineage = _lineage(backend)
-    for refused, why in _REFUSED.items():
+    for refused, why in _NEVER.items():
         if refused in lineage:
-            return Assessment(False, f"{why} ({label})")
-    if any(n.startswith("keyrings.alt.") for n in lineage) and not lineage & _ALT_ACCEPTED:
-        return Assessment(False, f"{label} is a keyrings.alt fallback, not an OS keychain")
+            cannot = f"; {ALLOW_ENV} cannot enable it" if label in opted_in else ""
+            return Assessment(False, f"{why} ({label}){cannot}")
+    if label in ENCRYPTING_BACKENDS:
+        accepted = f"OS keychain backend {label}{via}"
+    elif label in opted_in:
+        accepted = f"keyring backend {label}{via}, allowed by {ALLOW_ENV}"
+    else:
+        return Assessment(
+            False,
+            f"{label} is not a keyring backend known to encrypt at rest (to use it anyway, "
+            f"set {ALLOW_ENV}={label})",
+        )
+    unusable = _unusable(backend, label, lineage, can_prompt=can_prompt)
+    if unusable is not None:
+        return Assessment(False, unusable)
+    return Assessment(True, accepted, backend)
+
+
+def _resolve_chainer(backend: KeyringBackend) -> tuple[KeyringBackend, str, str | None]:
+    """``backend``, or a chainer's highest-priority backend; with why it cannot be used."""
+    if _CHAINER not in _lineage(backend):
+        return backend, "", None
+    try:
+        chain = list(getattr(backend, "backends", []))
+    except Exception as exc:
+        return backend, "", f"keyring's chainer backend failed ({type(exc).__name__})"
+    if not chain:
+        return backend, "", "keyring's chainer backend has no usable backend to chain"
+    return chain[0], " (first in keyring's chainer)", None
+
+
+def _unusable(
+    backend: KeyringBackend, label: str, lineage: set[str], *, can_prompt: bool
+) -> str | None:
+    """Why an allowed ``backend`` cannot be used right now (priority, prompting), if so."""
     try:
         priority: Any = type(backend).priority
     except Exception as exc:
-        return Assessment(False, f"{label} is not usable here: {_one_line(exc)}")
+        return f"{label} is not usable here: {_one_line(exc)}"
     if not isinstance(priority, int | float) or priority <= 0:
-        return Assessment(False, f"{label} reports itself unusable (priority {priority})")
+        return f"{label} reports itself unusable (priority {priority})"
     if lineage & _PROMPTING and not can_prompt:
-        return Assessment(
-            False, f"{label} would prompt for its password and stdin is not a terminal"
-        )
-    return Assessment(True, f"OS keychain backend {label}{via}", backend)
+        return f"{label} would prompt for its password and stdin is not a terminal"
+    return None
 
 
 def _one_line(exc: BaseException) -> str:

@@ -5,6 +5,11 @@ Order: ``--passphrase-file`` (explicit wins), then the environment variable
 (``XSUDO_KEY_PASSPHRASE`` by default), then a prompt if stdin is a terminal. With none of
 these, :meth:`PassphraseSource.get` raises :class:`BadInputError` saying how to give one.
 Empty passphrases are refused. Passphrases never appear in messages.
+
+A passphrase (or PIN) file must be a regular file of at most
+:data:`~xsudo.fileio.SECRET_FILE_LIMIT` bytes that group and others cannot access (mode
+0600 or stricter, like a key file; not checked on Windows): otherwise
+:class:`~xsudo.errors.InsecureStoreError` or :class:`~xsudo.errors.BadInputError`, exit 2.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import sys
 from pathlib import Path
 
 from xsudo.errors import BadInputError
+from xsudo.fileio import SECRET_FILE_LIMIT, read_input, show_path
 
 KEY_PASSPHRASE_ENV = "XSUDO_KEY_PASSPHRASE"
 IMPORT_PASSPHRASE_ENV = "XSUDO_IMPORT_PASSPHRASE"
@@ -26,7 +32,8 @@ class PassphraseSource:
     ``interactive`` forces prompting on (``True``) or off (``False``); ``None`` prompts only
     when stdin is a terminal. ``env_var`` and ``file_option`` name the variable and option
     used here and in messages (the import command uses ``XSUDO_IMPORT_PASSPHRASE`` and
-    ``--source-passphrase-file``).
+    ``--source-passphrase-file``); ``file_what`` names the file in messages (``"the PIN
+    file"`` for token PINs).
     """
 
     def __init__(
@@ -36,8 +43,10 @@ class PassphraseSource:
         interactive: bool | None = None,
         env_var: str = KEY_PASSPHRASE_ENV,
         file_option: str = "--passphrase-file",
+        file_what: str = "the passphrase file",
     ) -> None:
         self.passphrase_file = passphrase_file
+        self.file_what = file_what
         self.interactive = interactive
         self.env_var = env_var
         self.file_option = file_option
@@ -75,20 +84,20 @@ class PassphraseSource:
         )
 
     def _from_file(self, path: Path) -> bytes:
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise BadInputError(
-                f"cannot read the passphrase file {path}: {exc.strerror}",
-                f"check the path given to {self.file_option}",
-            ) from None
+        data = read_input(
+            path,
+            self.file_what,
+            limit=SECRET_FILE_LIMIT,
+            private=True,
+            hint=f"check the path given to {self.file_option}",
+        )
         if data.endswith(b"\n"):
             data = data[:-1]
             if data.endswith(b"\r"):
                 data = data[:-1]
         if not data:
             raise BadInputError(
-                f"the passphrase file {path} is empty", "put the passphrase on its first line"
+                f"{self.file_what} {show_path(path)} is empty", "put the secret on its first line"
             )
         return data
 

@@ -68,6 +68,7 @@ def pin_source(pin_file: os.PathLike[str] | None = None) -> PassphraseSource:
         Path(pin_file) if pin_file is not None else None,
         env_var=PKCS11_PIN_ENV,
         file_option=PIN_FILE_OPTION,
+        file_what="the PIN file",
     )
 
 

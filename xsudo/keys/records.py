@@ -28,6 +28,7 @@ from xsudo.errors import (
     KeyStoreError,
     XsudoError,
 )
+from xsudo.fileio import METADATA_LIMIT, InputFileMissing, read_input
 from xsudo.keys.fsutil import create_private_file
 
 METADATA_VERSION = 1
@@ -97,20 +98,22 @@ class MetadataDir:
             )
 
     def read(self, name: str) -> KeyRecord:
-        """The record of ``name``; :class:`KeyNotFoundError` if there is none."""
+        """The record of ``name``; :class:`KeyNotFoundError` if there is none, and
+        :class:`KeyStoreError` for a file that is not a regular file of at most
+        :data:`~xsudo.fileio.METADATA_LIMIT` bytes or is damaged."""
         path = self.path(name)
         try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
+            data = read_input(path, "key metadata", limit=METADATA_LIMIT)
+        except InputFileMissing:
             raise KeyNotFoundError(
                 f"no key named {name!r}",
                 "list the keys with: xsudo key list, or create one with: xsudo key generate "
                 f"{name}",
             ) from None
-        except OSError as exc:
-            raise KeyStoreError(f"cannot read key metadata {path}: {exc.strerror}") from None
+        except BadInputError as exc:
+            raise KeyStoreError(exc.message, "restore it from a backup") from None
         _refuse_writable_by_others(path)
-        record = _parse_record(text, path)
+        record = _parse_record(data, path)
         if record.name != name:
             raise _damaged(path, f"it names key {record.name!r}")
         return record
@@ -163,10 +166,12 @@ def _damaged(path: Path, why: str) -> KeyStoreError:
     )
 
 
-def _parse_record(text: str, path: Path) -> KeyRecord:
+def _parse_record(data: bytes, path: Path) -> KeyRecord:
     try:
-        raw = json.loads(text)
-    except ValueError:
+        raw = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise _damaged(path, "not UTF-8 text") from None
+    except (ValueError, RecursionError):
         raise _damaged(path, "not JSON") from None
     if not isinstance(raw, Mapping):
         raise _damaged(path, "not a JSON object")

@@ -12,6 +12,8 @@ Contract:
   :meth:`KeyStore.register_existing` (the backend's own ``locate``/``describe`` finds them).
 * Names match ``[A-Za-z0-9][A-Za-z0-9._-]{0,63}``; an existing name is never overwritten.
 * Only EC P-256 keys are accepted.
+* Creating a :class:`KeyStore` disables core dumps of the process
+  (:func:`xsudo.hardening.disable_core_dumps`): it may come to hold private keys.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import contextlib
 from collections.abc import Mapping
 from pathlib import Path
 
+from xsudo import hardening
 from xsudo.crypto import (
     PublicKey,
     fingerprint,
@@ -77,6 +80,7 @@ class KeyStore:
         *,
         backends: Mapping[str, KeyBackend] | None = None,
     ) -> None:
+        hardening.disable_core_dumps()  # this process may now come to hold private keys
         self.home = home
         self.passphrase = passphrase if passphrase is not None else PassphraseSource()
         self._backends = dict(

@@ -11,7 +11,12 @@ from __future__ import annotations
 import uuid
 
 from xsudo.at.modem import Modem
-from xsudo.at.parse import ResponseFormatError, parse_quoted_value, parse_text_value
+from xsudo.at.parse import (
+    ResponseFormatError,
+    check_uuid,
+    parse_quoted_value,
+    parse_text_value,
+)
 from xsudo.at.results import AtResponse
 from xsudo.command import AtCommand
 from xsudo.errors import BadInputError, ModemError
@@ -63,8 +68,5 @@ def read_device_uuid(modem: Modem) -> uuid.UUID:
         return read_attestation(modem).message.device_uuid
     lines = response.with_prefix("%DEVICEUUID:")
     if lines:
-        try:
-            return uuid.UUID(parse_text_value(lines[0], b"%DEVICEUUID:"))
-        except ValueError:
-            pass
+        return uuid.UUID(check_uuid(parse_text_value(lines[0], b"%DEVICEUUID:")))
     return read_attestation(modem).message.device_uuid

@@ -3,7 +3,8 @@
 Phases (contract: every file for every device is loaded and validated before any device is
 touched):
 
-0. load every ``issue`` CA certificate and check it against its key in the key store;
+0. check that the audit log can take records; load every ``issue`` CA certificate and
+   check it against its key in the key store;
 1. open every port in parallel and read its identity (read-only);
 2. load and validate every credential file for every device (``{imei}`` filled in);
    one bad file stops the whole run before anything is written;
@@ -52,6 +53,7 @@ class DeviceReport:
     ok: bool = False
     results: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
+    audit_head: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -60,6 +62,7 @@ class DeviceReport:
             "ok": self.ok,
             "results": self.results,
             "error": self.error,
+            "audit_head": self.audit_head,
         }
 
 
@@ -93,6 +96,8 @@ def run_fleet(
     """
     if len(set(ports)) != len(ports):
         raise BadInputError("a port is given twice", "give each --port once")
+    if audit is not None:
+        audit.check_appendable()  # no write without a record: before any device is touched
     authorities: dict[int, CertificateAuthority] = {}
     if any(spec.issue is not None for spec in manifest.credentials):
         if signer_for is None:
@@ -113,6 +118,9 @@ def run_fleet(
                 lambda d: _provision(d, plans.get(d.port, []), settings, audit, notify), devices
             )
         )
+    head = audit.head() if audit is not None else None
+    for device in devices:
+        device.report.audit_head = head.to_json() if head is not None else None
     return [d.report for d in devices]
 
 
@@ -180,7 +188,7 @@ def _provision(
     audit: AuditLog | None,
     notify: Progress,
 ) -> None:
-    if device.modem is None:
+    if device.modem is None or device.identity is None:  # the port or its identity failed
         notify(device.port, 0, len(plan), f"failed: {device.report.error}")
         return
     session = DeviceSession(device.modem, settings, audit, device.identity)
@@ -190,6 +198,8 @@ def _provision(
         try:
             result, record = _apply(session, writer, prepared)
         except XsudoError as exc:
+            if exc.outcome is not None:
+                device.report.results.append(exc.outcome)
             device.report.error = f"credential #{prepared.spec.index}: {exc}"
             notify(device.port, done, len(plan), "failed")
             return

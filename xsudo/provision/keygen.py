@@ -179,6 +179,7 @@ class KeyGenerator:
                 f"tag {tag} already holds a client key (SHA {previous})",
                 "pass --replace (replace = true in a manifest) to generate a new key there",
             )
+        self.session.ensure_plan()  # decided before the modem is touched
         try:
             with offline(self.modem):
                 outcome = self._keygen(tag, attributes, previous)

@@ -3,21 +3,24 @@
 Contract: reading slots never changes CFUN. Uploading goes offline, writes with
 ``%XPMNG``, reads back and compares fingerprints. A slot holding the same key is
 ``unchanged``; a different key is only replaced when asked, by deleting it with
-``%CMNG=3,<slot>,5`` (signed with the key in the slot when the firmware requires it).
+``%CMNG=3,<slot>,5`` under the auth policy (signed with the local key that matches the key
+in the slot; plain only in ``auto`` when no local key matches, or with ``never``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from xsudo.at.modem import Modem
+from xsudo.audit.log import AuditHead
 from xsudo.command import AtCommand
 from xsudo.crypto import PublicKey, fingerprint, load_public_key, public_key_pem
 from xsudo.errors import BadInputError, ModemError, OperationFailed
 from xsudo.provision.offline import offline
-from xsudo.provision.policy import AuthenticationRequired, AuthSettings, is_plain_error
+from xsudo.provision.policy import AuthenticationRequired, AuthSettings
 from xsudo.provision.session import DeviceSession
 from xsudo.signing import Signer
 
@@ -45,7 +48,7 @@ def read_slots(modem: Modem, local: dict[str, str]) -> list[SlotInfo] | None:
         try:
             pem = modem.xpmng_read(slot)
         except ModemError as exc:
-            if is_plain_error(exc) and slot == 0:
+            if exc.kind == "ERROR" and slot == 0:
                 return None
             raise
         if pem is not None:
@@ -67,6 +70,9 @@ class UploadResult:
     fingerprint: str
     action: Literal["uploaded", "unchanged", "replaced"]
     previous_fingerprint: str | None
+    auth: str | None = None
+    auth_reason: str = ""
+    audit_head: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -74,6 +80,9 @@ class UploadResult:
             "fingerprint": self.fingerprint,
             "action": self.action,
             "previous_fingerprint": self.previous_fingerprint,
+            "auth": self.auth,
+            "auth_reason": self.auth_reason,
+            "audit_head": self.audit_head,
         }
 
 
@@ -88,8 +97,11 @@ def upload_key(
 ) -> UploadResult:
     """Put ``public_key`` into ``slot``; see the module contract.
 
-    ``signer_for(fingerprint)`` returns a local signer for a key by fingerprint (used only
-    to sign the delete of the old key when the firmware refuses a plain delete).
+    Replacing a key deletes the old one with ``%CMNG=3,<slot>,5`` under the session's auth
+    mode (:func:`xsudo.provision.policy.decide_auth`), signed with the local key that
+    matches the one in the slot (``signer_for(fingerprint)``) when there is one: ``auto``
+    sends it plain only when no local key matches, ``required`` refuses then, and nothing
+    plain ever follows a signed delete.
     """
     modem = session.modem
     wanted = fingerprint(public_key)
@@ -102,9 +114,12 @@ def upload_key(
             f"slot {slot} already holds a different public key ({(held or '?')[:16]}...)",
             f"pass --replace to delete it and upload {key_name!r}, or choose another --slot",
         )
+    if current is not None:
+        _prepare_delete(session, slot, held, signer_for)
     with offline(modem):
         if current is not None:
-            _delete_slot(session, slot, held, signer_for)
+            delete = AtCommand.set("%CMNG", 3, slot, PUBLIC_KEY_TYPE)
+            session.run_protected(delete, tag=slot, cred_type=PUBLIC_KEY_TYPE)
         modem.xpmng_write(public_key_pem(public_key).encode("ascii"), slot)
     stored = modem.xpmng_read(slot)
     if stored is None or _fingerprint_of(stored) != wanted:
@@ -113,48 +128,51 @@ def upload_key(
             "read the slot with xsudo device info and retry",
         )
     action: Literal["uploaded", "replaced"] = "replaced" if current is not None else "uploaded"
-    return _logged(session, UploadResult(slot, wanted, action, held), key_name)
+    plan = session.plan
+    result = UploadResult(
+        slot, wanted, action, held, plan.method if plan else None, plan.reason if plan else ""
+    )
+    return _logged(session, result, key_name)
 
 
-def _delete_slot(
+def _prepare_delete(
     session: DeviceSession,
     slot: int,
     held: str | None,
     signer_for: Callable[[str], Signer | None],
 ) -> None:
-    """Delete the key in ``slot``: plain, or signed by that very key on a 514."""
-    command = AtCommand.set("%CMNG", 3, slot, PUBLIC_KEY_TYPE)
-    try:
-        session.modem.command(command)
-        return
-    except ModemError as exc:
-        if exc.code != 514:
-            raise
-    signer = signer_for(held) if held else None
-    if signer is None:
+    """Give ``session`` the key that can sign the delete of the key in ``slot`` and decide
+    the plan (before anything protected is sent)."""
+    mode = session.auth.mode
+    signer = signer_for(held) if held and mode != "never" else None
+    if mode == "required" and signer is None:
         raise AuthenticationRequired(
-            f"the firmware requires %XSUDO to delete the key in slot {slot}, and no local key "
-            "matches it",
-            "import the key that is in the slot (xsudo key import), then retry",
+            f"--auth required, but no local key matches the key in slot {slot}, so its "
+            "delete cannot be signed",
+            "import the key that is in the slot (xsudo key import), or use --auth auto",
         )
-    signing = DeviceSession(
-        session.modem, AuthSettings("required", signer, slot), session.audit, session.identity
-    )
-    signing.run_protected(command, tag=slot, cred_type=PUBLIC_KEY_TYPE)
+    if session.plan is not None or session.signed_sent:
+        raise OperationFailed("the session already decided its authentication")
+    session.auth = AuthSettings(mode, signer, slot)
+    session.ensure_plan()
 
 
 def _logged(session: DeviceSession, result: UploadResult, key_name: str) -> UploadResult:
-    if session.audit is not None:
-        session.audit.append(
-            "upload-key",
-            device_imei=session.imei,
-            key_name=key_name,
-            key_fingerprint=result.fingerprint,
-            slot=result.slot,
-            previous_fingerprint=result.previous_fingerprint,
-            result=result.action,
-        )
-    return result
+    """Record ``result`` in the audit log; return it with the log's head."""
+    if session.audit is None:
+        return result
+    record = session.audit.append(
+        "upload-key",
+        device_imei=session.imei,
+        key_name=key_name,
+        key_fingerprint=result.fingerprint,
+        slot=result.slot,
+        previous_fingerprint=result.previous_fingerprint,
+        auth=result.auth,
+        auth_reason=result.auth_reason or None,
+        result=result.action,
+    )
+    return dataclasses.replace(result, audit_head=AuditHead.of(record).to_json())
 
 
 PROBE_COMMAND = AtCommand.exec("+CGSN")
@@ -178,10 +196,17 @@ def probe_auth(session: DeviceSession) -> ProbeResult:
     if signer is None:
         return ProbeResult(False, "not checked: give --key NAME to test a signed command")
     signed = session.sign(PROBE_COMMAND, result="probe")
+    session.signed_sent = True
     try:
         session.modem.send_line(signed.xsudo.render())
     except ModemError as exc:
-        if is_plain_error(exc):
+        if exc.kind == "ERROR" and session.modem.numeric_errors:
             return ProbeResult(False, "the firmware has no %XSUDO (plain ERROR)")
+        if exc.kind == "ERROR":
+            return ProbeResult(
+                False,
+                "plain ERROR with numeric error codes off: authentication failed, or the "
+                "firmware has no %XSUDO",
+            )
         return ProbeResult(False, f"slot {slot} with key {signer.name!r}: {exc.message}")
     return ProbeResult(True, f"a command signed with {signer.name!r} was accepted (slot {slot})")

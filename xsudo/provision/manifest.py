@@ -32,11 +32,12 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 from xsudo.content import XSUDO_MAX_OVERHEAD, CredType, Preflight, parse_cred_type, preflight
 from xsudo.errors import BadInputError
+from xsudo.fileio import CREDENTIAL_FILE_LIMIT, MANIFEST_LIMIT, read_input
 from xsudo.pki import CertificateAuthority, load_certificate, open_ca
 from xsudo.provision.keygen import CN_SOURCES, CnSource, check_attributes
 from xsudo.provision.policy import AUTH_MODES, AuthMode
@@ -91,11 +92,15 @@ class Manifest:
 def load_manifest(path: Path) -> Manifest:
     """Parse and check ``path``; raises :class:`ManifestError` naming what is wrong."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ManifestError(f"cannot read the manifest {path}: {exc.strerror or exc}") from None
+        raw = read_input(path, "the manifest", limit=MANIFEST_LIMIT)
+    except BadInputError as exc:
+        raise ManifestError(exc.message, exc.hint) from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ManifestError(f"{path} is not valid TOML: {exc}") from None
+        raise ManifestError(f"{path} is not valid TOML: {_one_line(str(exc))}") from None
+    except RecursionError:
+        raise ManifestError(f"{path} is not valid TOML: nested too deeply") from None
     defaults = _table(data.get("defaults", {}), f"{path}: [defaults]")
     entries = data.get("credential", [])
     if not isinstance(entries, list) or not entries:
@@ -281,9 +286,9 @@ def _open_authority(
     assert spec.issue is not None
     where = f"{manifest.path}: [[credential]] #{spec.index} issue"
     try:
-        data = ca_path.read_bytes()
-    except OSError as exc:
-        raise ManifestError(f"{where}: cannot read {ca_path}: {exc.strerror or exc}") from None
+        data = read_input(ca_path, "the CA certificate", limit=CREDENTIAL_FILE_LIMIT)
+    except BadInputError as exc:
+        raise ManifestError(f"{where}: {exc.message}", exc.hint) from None
     try:
         signer = signer_for(spec.issue.ca_key)
         authority = open_ca(load_certificate(data, f"CA certificate {ca_path}"), signer)
@@ -296,21 +301,71 @@ def _open_authority(
 
 
 def resolve_file(manifest: Manifest, spec: CredentialSpec, imei: str | None) -> Path:
-    """The file for ``spec`` on the device with ``imei`` (``{imei}`` filled in)."""
+    """The file for ``spec`` on the device with ``imei`` (``{imei}`` filled in).
+
+    A templated path (one with ``{imei}``) must stay inside the manifest's directory once
+    filled in: relative, no ``..`` component, and resolving (symlinks followed) inside
+    :attr:`Manifest.base_dir`; otherwise :class:`ManifestError` naming the entry, whatever
+    the device reported as its IMEI. Untemplated paths are used as written (relative to the
+    manifest unless absolute).
+    """
     assert spec.file is not None
-    if "{imei}" in spec.file and not imei:
-        raise ManifestError(
-            f"{manifest.path}: [[credential]] #{spec.index} file uses {{imei}}, but the device "
-            "reported no IMEI"
-        )
-    name = spec.file.replace("{imei}", imei or "")
-    if "{" in name or "}" in name:
+    rest = spec.file.replace("{imei}", "")
+    if "{" in rest or "}" in rest:
         raise ManifestError(
             f"{manifest.path}: [[credential]] #{spec.index} file {spec.file!r} has a "
             "placeholder other than {imei}"
         )
-    path = Path(name)
-    return path if path.is_absolute() else manifest.base_dir / path
+    if "{imei}" not in spec.file:
+        path = Path(spec.file)
+        return path if path.is_absolute() else manifest.base_dir / path
+    if not imei:
+        raise ManifestError(
+            f"{manifest.path}: [[credential]] #{spec.index} file uses {{imei}}, but the device "
+            "reported no IMEI"
+        )
+    return _contained(manifest, spec, spec.file.replace("{imei}", imei), imei)
+
+
+def _contained(manifest: Manifest, spec: CredentialSpec, name: str, imei: str) -> Path:
+    """``name`` under the manifest's directory, or :class:`ManifestError` if it leaves it."""
+    why = _escape_reason(name)
+    path = manifest.base_dir / name
+    if why is None:
+        try:
+            inside = path.resolve().is_relative_to(manifest.base_dir.resolve())
+        except (OSError, RuntimeError, ValueError):  # a symlink loop, a NUL byte
+            inside = False
+        why = None if inside else "it resolves outside the manifest's directory"
+    if why is not None:
+        raise ManifestError(
+            f"{manifest.path}: [[credential]] #{spec.index} file {spec.file!r} becomes "
+            f"{name!r} for IMEI {imei!r}: {why}",
+            "a templated path must stay inside the manifest's directory; check the device's "
+            "IMEI and the entry",
+        )
+    return path
+
+
+def _escape_reason(name: str) -> str | None:
+    """Why the filled-in template ``name`` may leave its directory on any platform."""
+    if "\0" in name:
+        return "it contains a NUL byte"
+    for flavour in (PurePosixPath(name), PureWindowsPath(name)):
+        if flavour.anchor:
+            return "it is an absolute path"
+        if ".." in flavour.parts:
+            return "it has a '..' component"
+    return None
+
+
+def _shown(text: str | None) -> str:
+    """``text`` for a one-line message: as is when printable, else quoted and escaped."""
+    return text if text is not None and text.isprintable() else repr(text)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def prepare_device(
@@ -368,8 +423,8 @@ def prepare_device(
 def _read(manifest: Manifest, spec: CredentialSpec, imei: str | None) -> tuple[Path, bytes]:
     path = resolve_file(manifest, spec, imei)
     try:
-        return path, path.read_bytes()
-    except OSError as exc:
+        return path, read_input(path, "the file", limit=CREDENTIAL_FILE_LIMIT)
+    except BadInputError as exc:
         raise ManifestError(
-            f"credential #{spec.index} for IMEI {imei}: cannot read {path}: {exc.strerror or exc}"
+            f"credential #{spec.index} for IMEI {_shown(imei)}: {exc.message}", exc.hint
         ) from None

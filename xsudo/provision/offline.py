@@ -1,39 +1,116 @@
 """Take the modem offline for a write and put the previous functional mode back.
 
-Contract (architecture 3.5): writes go offline (``AT+CFUN=4``) and restore the previous
-mode afterwards, also on error. A modem already offline (4) or powered down (0) is left
-as it is. Read-only operations never use this.
+Contract (docs/security.md, "Nothing is lost"): writes go offline (``AT+CFUN=4``) and the
+previous mode is restored on every path where the link still answers, including a lost or
+late reply to ``AT+CFUN=4`` itself. A modem already offline (4) or powered down (0) is left
+as it is. When the restore cannot be confirmed, the error says the modem may be left at
+CFUN=4 and names the command that restores it; :meth:`OfflineGuard.restore` may be called
+again later (after a reconnect or resync). Read-only operations never use this.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
+from types import TracebackType
 
 from xsudo.at.modem import Modem
-from xsudo.errors import XsudoError
+from xsudo.errors import DeviceError, XsudoError
 
 OFFLINE = 4
 NOT_ACTIVE = (0, 4)
 
 
-@contextlib.contextmanager
-def offline(modem: Modem) -> Iterator[int]:
-    """Within the block the modem is not active; yields the mode found before.
+class CfunNotRestored(DeviceError):
+    """The modem may still be offline (CFUN=4): restoring its previous mode failed."""
 
-    On success a failed restore raises. When the block itself failed, its error is the one
-    raised; the restore is still attempted (a port that vanished cannot be restored).
+
+class OfflineGuard:
+    """One write's CFUN change, as a context manager: entering reads the mode and goes
+    offline when the modem is active; leaving restores it (module contract).
+
+    ``previous`` is the mode found (``None`` before entering), ``changed`` whether xsudo
+    changed it, ``restored`` whether the previous mode is confirmed back. When the block
+    (or going offline) fails, that error is raised after a restore attempt, with the
+    restore command added to its hint when the restore failed; on success a failed
+    restore raises :class:`CfunNotRestored`.
     """
-    previous = modem.cfun()
-    changed = previous not in NOT_ACTIVE
-    if changed:
-        modem.set_cfun(OFFLINE)
-    try:
-        yield previous
-    except BaseException:
-        if changed:
-            with contextlib.suppress(XsudoError):
-                modem.set_cfun(previous)
-        raise
-    if changed:
-        modem.set_cfun(previous)
+
+    def __init__(self, modem: Modem) -> None:
+        self.modem = modem
+        self.previous: int | None = None
+        self.changed = False
+        self.restored = True
+        self._amended: tuple[XsudoError, str | None] | None = None
+
+    def __enter__(self) -> OfflineGuard:
+        self.previous = self.modem.cfun()
+        if self.previous not in NOT_ACTIVE:
+            self.changed, self.restored = True, False
+            try:
+                self.modem.set_cfun(OFFLINE)
+            except XsudoError as exc:
+                self._failed(exc)
+                raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is None:
+            if not self.restore():
+                raise self.error()
+        elif isinstance(exc, XsudoError):
+            self._failed(exc)
+        else:
+            self.restore()
+
+    def _failed(self, exc: XsudoError) -> None:
+        if not self.restore():
+            self._amended = (exc, exc.hint)
+            exc.amend(self.not_restored_note())
+
+    def retry_restore(self, exc: XsudoError) -> bool:
+        """Try the restore again (the link may answer by now); when it works, take back
+        the note the failed restore added to ``exc``. True when the mode is restored."""
+        if not self.restore():
+            return False
+        if self._amended is not None and self._amended[0] is exc:
+            exc.hint = self._amended[1]
+            self._amended = None
+        return True
+
+    @property
+    def restore_command(self) -> str:
+        return f"AT+CFUN={self.previous}"
+
+    def restore(self) -> bool:
+        """Put the previous mode back if xsudo changed it and it is not back yet; True when
+        the modem is (now) known to be in it. Never raises for a device failure."""
+        if self.restored or self.previous is None:
+            return True
+        try:
+            self.modem.set_cfun(self.previous)
+        except XsudoError:
+            return False
+        self.restored = True
+        return True
+
+    def not_restored_note(self) -> str:
+        return (
+            f"the modem may be left at CFUN={OFFLINE} (offline): once it answers, send "
+            f"{self.restore_command} to restore its previous mode (or reset the board)"
+        )
+
+    def error(self) -> CfunNotRestored:
+        return CfunNotRestored(
+            f"could not restore the modem's previous functional mode (CFUN={self.previous})",
+            self.not_restored_note(),
+        )
+
+
+def offline(modem: Modem) -> OfflineGuard:
+    """``with offline(modem):`` - the modem is not active within the block (see
+    :class:`OfflineGuard`)."""
+    return OfflineGuard(modem)

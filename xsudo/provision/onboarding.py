@@ -23,6 +23,7 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from xsudo.errors import BadInputError
+from xsudo.fileio import ONBOARDING_CSV_LIMIT, read_optional_input, show_path
 
 DEFAULT_FW_TYPES = "APP|MODEM"
 FW_TYPES = ("APP", "MODEM", "BOOT", "SOFTDEVICE", "BOOTLOADER")
@@ -69,12 +70,25 @@ def row_for(cert: x509.Certificate, pem: bytes, **fields: str) -> OnboardingRow:
 def existing_ids(path: Path) -> set[str]:
     """Device IDs already in ``path`` (an empty set when the file does not exist)."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return set()
-    except OSError as exc:
-        raise BadInputError(f"cannot read {path}: {exc.strerror}") from None
-    return {row[0] for row in csv.reader(io.StringIO(text)) if row}
+        return {row[0] for row in csv.reader(io.StringIO(_read_csv(path))) if row}
+    except csv.Error as exc:
+        raise BadInputError(
+            f"the onboarding file {show_path(path)} is not a CSV file ({exc})",
+            "give another file, or fix this one",
+        ) from None
+
+
+def _read_csv(path: Path) -> str:
+    """The CSV's text ("" when it does not exist); it must be a regular UTF-8 file of at
+    most :data:`~xsudo.fileio.ONBOARDING_CSV_LIMIT` bytes (:class:`BadInputError`)."""
+    data = read_optional_input(path, "the onboarding file", limit=ONBOARDING_CSV_LIMIT)
+    try:
+        return "" if data is None else data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadInputError(
+            f"the onboarding file {show_path(path)} is not UTF-8 text",
+            "give another file, or fix this one",
+        ) from None
 
 
 def append_rows(path: Path, rows: Iterable[OnboardingRow]) -> int:
@@ -93,8 +107,7 @@ def append_rows(path: Path, rows: Iterable[OnboardingRow]) -> int:
         seen.add(row.device_id)
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerows(row.fields() for row in new)
-    previous = path.read_text(encoding="utf-8") if path.exists() else ""
-    _replace(path, previous + buffer.getvalue())
+    _replace(path, _read_csv(path) + buffer.getvalue())
     return len(new)
 
 

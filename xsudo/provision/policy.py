@@ -1,14 +1,22 @@
-"""The authentication policy for writes (architecture contract 3.4), as a pure decision.
+"""The authentication policy for protected commands, as one pure decision.
 
-* ``never``: plain ``%CMNG`` only.
-* ``required``: ``%XSUDO`` only; no key, no key in the slot, a different key in the slot,
-  or firmware without ``%XSUDO`` stops the operation. Nothing is ever downgraded.
-* ``auto``: ``%XSUDO`` when a key is set up and the modem holds its public key in the slot;
-  plain when no key is set up or the slot holds no (or another) key. When the slot cannot
-  be read (the firmware refuses ``%XPMNG=2``), ``%XSUDO`` is tried: a plain ``ERROR`` to it
-  (no ``%XSUDO`` in this firmware) falls back to plain in ``auto``; a 520 never falls back.
+Contract (docs/security.md, "Authentication never downgrades"):
 
-Every plan carries the reason, so every result records how and why it was authenticated.
+* ``never``: protected commands go plain.
+* ``required``: ``%XSUDO`` only. No key, a slot that is empty or holds another key, or a
+  firmware without ``%XSUDO`` stops the operation before anything protected is sent.
+* ``auto``: the choice is made **once per session, before any protected command is sent**,
+  from facts learned without sending one (:class:`AuthFacts`). Plain only when no key is
+  given, the firmware has no ``%XSUDO``, or the key slot is readable and empty. A slot
+  holding a *different* key is an error naming the fix. When the slot cannot be read, or
+  the answer is ambiguous (a bare ``ERROR`` while numeric error codes are off), the line is
+  signed: signing is never a downgrade.
+* Once a signed line was sent, nothing plain follows it in that session
+  (:class:`xsudo.provision.session.DeviceSession` enforces this; nothing here changes a
+  decision after the fact).
+
+:func:`decide_auth` is the whole rule; :func:`classify_slot` turns the modem's answer to
+``AT%XPMNG=2`` into a :data:`SlotKind`. Both are pure and table-tested.
 """
 
 from __future__ import annotations
@@ -17,17 +25,45 @@ from dataclasses import dataclass
 from typing import Literal
 
 from xsudo.crypto import fingerprint, load_public_key
-from xsudo.errors import BadInputError, ModemError, OperationFailed
+from xsudo.errors import BadInputError, CmeCode, ModemError, OperationFailed
 from xsudo.signing import Signer
 
 AuthMode = Literal["auto", "required", "never"]
 AUTH_MODES: tuple[AuthMode, ...] = ("auto", "required", "never")
 Method = Literal["xsudo", "plain"]
-SlotKind = Literal["match", "empty", "other", "unknown"]
+
+SlotKind = Literal["match", "other", "empty", "hidden", "unsupported", "ambiguous"]
+"""What ``AT%XPMNG=2`` said about the slot, relative to the session's key:
+
+* ``match``: it holds the key's public key; ``other``: another (or unreadable) key;
+* ``empty``: ``+CME ERROR: 513`` - readable, no key;
+* ``hidden``: ``+CME ERROR: 514`` - the firmware has key slots but will not show them;
+* ``unsupported``: a bare ``ERROR`` while numeric error codes are confirmed on - the
+  firmware does not know ``%XPMNG``;
+* ``ambiguous``: any other answer (a bare ``ERROR`` without numeric error codes, another
+  code): nothing can be concluded.
+"""
+
+XsudoSupport = Literal["yes", "no", "unknown"]
 
 
 class AuthenticationRequired(OperationFailed):
-    """The policy or the firmware requires ``%XSUDO`` and it cannot be used."""
+    """The policy requires ``%XSUDO`` and it cannot be used, or the modem refused a plain
+    protected command because its firmware requires ``%XSUDO``."""
+
+
+class SlotKeyMismatch(OperationFailed):
+    """The key slot holds a different public key than the session's signing key."""
+
+    def __init__(self, slot: int, held: str | None, key_name: str) -> None:
+        shown = f"{held[:16]}..." if held else "an unreadable key"
+        super().__init__(
+            f"slot {slot} holds a different public key ({shown}) than {key_name!r}",
+            f"upload {key_name!r} with xsudo device upload-key --key {key_name} --slot {slot} "
+            "--replace, sign with the key that is in the slot, or write plain with --auth never",
+        )
+        self.slot = slot
+        self.held = held
 
 
 @dataclass(frozen=True)
@@ -45,11 +81,19 @@ class AuthSettings:
 
 
 @dataclass(frozen=True)
-class SlotState:
-    """What the modem's XPMNG slot holds, relative to the configured key."""
+class AuthFacts:
+    """What a session learned about the modem without sending a protected command.
 
-    kind: SlotKind
-    fingerprint: str | None = None
+    ``slot`` classifies the answer to ``AT%XPMNG=2`` (:func:`classify_slot`); ``held`` is
+    the fingerprint of the key the slot showed; ``xsudo`` whether the firmware has
+    ``%XSUDO`` (``AT%XSUDO=?``, the firmware family); ``numeric_errors`` whether the modem
+    confirmed ``AT+CMEE=1``.
+    """
+
+    slot: SlotKind
+    held: str | None = None
+    xsudo: XsudoSupport = "unknown"
+    numeric_errors: bool = True
 
 
 @dataclass(frozen=True)
@@ -60,57 +104,72 @@ class AuthPlan:
     reason: str
 
 
-def slot_state(pem: bytes | None, signer: Signer | None, *, unknown: bool = False) -> SlotState:
-    """Classify the XPMNG slot content ``pem`` (``None`` = empty) against ``signer``'s key;
-    ``unknown`` when the modem refused to say."""
-    if unknown:
-        return SlotState("unknown")
+def classify_slot(
+    pem: bytes | None, error: ModemError | None, signer: Signer | None, numeric_errors: bool
+) -> tuple[SlotKind, str | None]:
+    """Classify the answer to ``AT%XPMNG=2``: the PEM it showed (``pem``), or the modem
+    error it gave (``error``); returns the kind and the held key's fingerprint."""
+    if error is not None:
+        if error.kind == "CME" and error.code == CmeCode.NOT_FOUND:
+            return "empty", None
+        if error.kind == "CME" and error.code == CmeCode.NO_ACCESS:
+            return "hidden", None
+        if error.kind == "ERROR" and numeric_errors:
+            return "unsupported", None
+        return "ambiguous", None
     if pem is None:
-        return SlotState("empty")
+        return "empty", None
     try:
         held = fingerprint(load_public_key(pem))
     except BadInputError:
-        return SlotState("other", None)
+        return "other", None
     if signer is not None and held == fingerprint(signer.public_key()):
-        return SlotState("match", held)
-    return SlotState("other", held)
+        return "match", held
+    return "other", held
 
 
-def plan_auth(settings: AuthSettings, slot: SlotState) -> AuthPlan:
-    """Decide plain or ``%XSUDO`` for ``settings`` given what the slot holds.
+def decide_auth(settings: AuthSettings, facts: AuthFacts | None) -> AuthPlan:
+    """The one authentication decision (module contract).
 
-    Raises :class:`AuthenticationRequired` (exit 1) when ``required`` cannot be met, and
-    :class:`BadInputError` (exit 2) when ``required`` is asked without a key.
+    ``facts`` may be ``None`` when nothing needs to be learned (``never``, or no key).
+    Raises :class:`BadInputError` (``required`` without a key), :class:`SlotKeyMismatch`
+    (another key in the slot) or :class:`AuthenticationRequired` (``required`` cannot be
+    met). Never returns plain for a slot holding a key, a hidden slot or an ambiguous answer.
     """
     if settings.mode == "never":
-        return AuthPlan("plain", "policy never: plain %CMNG")
-    where = f"slot {settings.slot_number}"
-    if settings.signer is None:
+        return AuthPlan("plain", "policy never: plain commands")
+    signer = settings.signer
+    if signer is None:
         if settings.mode == "required":
             raise BadInputError(
                 "--auth required needs a signing key", "give --key NAME (or set XSUDO_KEY)"
             )
-        return AuthPlan("plain", "no signing key set up (auto)")
-    name = settings.signer.name
-    if slot.kind == "match":
-        return AuthPlan("xsudo", f"{settings.mode}: {where} holds the public key of {name!r}")
-    if slot.kind == "unknown":
-        return AuthPlan(
-            "xsudo", f"{settings.mode}: {where} cannot be read; trying %XSUDO with {name!r}"
-        )
-    reason = (
-        f"{where} holds no public key"
-        if slot.kind == "empty"
-        else f"{where} holds a different public key ({(slot.fingerprint or '?')[:16]}...)"
-    )
-    if settings.mode == "required":
-        hint = f"upload the key first: xsudo device upload-key --key {name} " + (
-            f"--slot {settings.slot_number}" + (" --replace" if slot.kind == "other" else "")
-        )
-        raise AuthenticationRequired(f"--auth required, but {reason}", hint)
-    return AuthPlan("plain", f"auto: {reason}; writing plain %CMNG")
-
-
-def is_plain_error(exc: ModemError) -> bool:
-    """True for a bare ``ERROR`` (the firmware does not know the command)."""
-    return exc.kind == "ERROR" or exc.code == 0
+        return AuthPlan("plain", "auto: no signing key given")
+    if facts is None:
+        raise ValueError("decide_auth needs the slot facts when a key is given")
+    where, name, mode = f"slot {settings.slot_number}", signer.name, settings.mode
+    if facts.slot == "match":
+        return AuthPlan("xsudo", f"{mode}: {where} holds the public key of {name!r}")
+    if facts.slot == "other":
+        raise SlotKeyMismatch(settings.slot_number, facts.held, name)
+    if facts.slot == "unsupported" and facts.xsudo != "yes":
+        if mode == "required":
+            raise AuthenticationRequired(
+                "--auth required, but this firmware has no %XPMNG/%XSUDO (plain ERROR)",
+                "use a firmware with authenticated AT commands, or --auth never",
+            )
+        return AuthPlan("plain", "auto: the firmware has no %XPMNG/%XSUDO")
+    if facts.slot == "empty":
+        if mode == "required":
+            raise AuthenticationRequired(
+                f"--auth required, but {where} holds no public key",
+                f"upload the key first: xsudo device upload-key --key {name} "
+                f"--slot {settings.slot_number}",
+            )
+        return AuthPlan("plain", f"auto: {where} holds no public key")
+    why = {
+        "hidden": f"{where} cannot be read (514)",
+        "unsupported": f"{where} cannot be read, but the firmware has %XSUDO",
+        "ambiguous": f"the answer about {where} is ambiguous",
+    }[facts.slot]
+    return AuthPlan("xsudo", f"{mode}: {why}; signing with {name!r}")

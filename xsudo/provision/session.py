@@ -1,10 +1,15 @@
-"""One provisioning session with one modem: identity, auth plan, and protected commands.
+"""One provisioning session with one modem: identity, the auth decision, protected commands.
 
-:class:`DeviceSession` decides once how protected commands are sent (see
-:mod:`xsudo.provision.policy`), sends them plain or wrapped in ``%XSUDO``, handles the two
-outcomes the policy names (a plain ``ERROR`` on ``%XSUDO`` in ``auto`` falls back to plain;
-a 520 never falls back and is diagnosed offline), and records every signature in the audit
-log.
+Contract (docs/security.md, "Authentication never downgrades"):
+
+* :meth:`DeviceSession.ensure_plan` decides plain or ``%XSUDO`` **once**, before the first
+  protected command, from facts read without sending one (:func:`decide_auth`). The plan
+  never changes afterwards.
+* Once a signed line has been sent (or may have reached the device), no plain protected
+  command is sent in this session, whatever the modem answered: :meth:`run_protected`
+  refuses, and a failed signed command stops with a diagnosis (an offline verification
+  for a 520 or a bare ``ERROR``).
+* Every signature is recorded in the audit log before the line is sent.
 """
 
 from __future__ import annotations
@@ -17,27 +22,20 @@ from xsudo.audit.log import AuditLog
 from xsudo.audit.verify import verify_line
 from xsudo.command import AtCommand
 from xsudo.crypto import load_public_key
-from xsudo.errors import BadInputError, CmeError, ModemError, OperationFailed
+from xsudo.errors import BadInputError, CmeCode, CmeError, ModemError, OperationFailed
 from xsudo.provision.policy import (
     AuthenticationRequired,
+    AuthFacts,
     AuthPlan,
     AuthSettings,
-    SlotState,
-    is_plain_error,
-    plan_auth,
-    slot_state,
+    XsudoSupport,
+    classify_slot,
+    decide_auth,
 )
 from xsudo.signing import SignedCommand, sign_command
 
-
-def _fallback_reason(exc: ModemError) -> str | None:
-    """Why ``auto`` may send plain after a signed attempt failed, or ``None`` (never after a
-    520, and never for the wrapped command's own errors)."""
-    if is_plain_error(exc):
-        return "the firmware has no %XSUDO (plain ERROR)"
-    if exc.code == 513:
-        return "the modem holds no public key in that slot (513)"
-    return None
+XSUDO_FAMILIES = ("nrf9160", "nrf91x1")
+"""Firmware families whose AT reference documents ``%XSUDO`` and ``%XPMNG``."""
 
 
 @dataclass(frozen=True)
@@ -49,27 +47,31 @@ class Protected:
 
 
 class XsudoRejected(OperationFailed):
-    """The modem answered 520 to a signed line; ``diagnosis`` holds the offline verdict."""
+    """The modem refused a signed line with 520 or a bare ``ERROR``; ``diagnosis`` holds
+    the offline verdict."""
 
     def __init__(self, message: str, hint: str, diagnosis: tuple[str, ...]) -> None:
         super().__init__(message, hint)
         self.diagnosis = diagnosis
 
 
+class DowngradeRefused(OperationFailed):
+    """A plain protected command was about to follow a signed one (never sent)."""
+
+
 @dataclass
 class DeviceSession:
-    """A modem plus what provisioning needs to know about it.
-
-    ``plan`` is decided lazily on the first protected command (it reads the XPMNG slot).
-    """
+    """A modem plus what provisioning needs to know about it (see the module contract)."""
 
     modem: Modem
     auth: AuthSettings
     audit: AuditLog | None = None
     identity: ModemIdentity | None = None
     plan: AuthPlan | None = None
+    facts: AuthFacts | None = None
     slot_pem: bytes | None = field(default=None, repr=False)
     last_signed: SignedCommand | None = field(default=None, repr=False)
+    signed_sent: bool = False
 
     @property
     def imei(self) -> str | None:
@@ -80,73 +82,89 @@ class DeviceSession:
             self.identity = self.modem.identity()
         return self.identity
 
-    def read_slot(self) -> SlotState:
-        """What the configured XPMNG slot holds (read-only)."""
+    # -- the decision ---------------------------------------------------------------------
+
+    def learn_facts(self) -> AuthFacts:
+        """Read the key slot (and, when that is inconclusive, whether the firmware has
+        ``%XSUDO``) without sending a protected command."""
+        if self.facts is None:
+            numeric = self.modem.numeric_errors
+            pem, error = self._read_slot()
+            self.slot_pem = pem
+            kind, held = classify_slot(pem, error, self.auth.signer, numeric)
+            support = self._xsudo_support(numeric) if kind == "unsupported" else "unknown"
+            self.facts = AuthFacts(kind, held, support, numeric)
+        return self.facts
+
+    def _read_slot(self) -> tuple[bytes | None, ModemError | None]:
         try:
-            self.slot_pem = self.modem.xpmng_read(self.auth.slot_number)
+            return self.modem.xpmng_read(self.auth.slot_number), None
         except ModemError as exc:
-            if is_plain_error(exc) or exc.code == 514:
-                return slot_state(None, self.auth.signer, unknown=True)
-            raise
-        return slot_state(self.slot_pem, self.auth.signer)
+            return None, exc
+
+    def _xsudo_support(self, numeric: bool) -> XsudoSupport:
+        """``yes`` for a documented family or a modem that knows ``AT%XSUDO=?``; ``no`` when
+        it answers a bare ``ERROR`` while numeric error codes are on."""
+        identity = self.ensure_identity()
+        if identity.family in XSUDO_FAMILIES:
+            return "yes"
+        try:
+            self.modem.command(AtCommand.test("%XSUDO"))
+        except ModemError as exc:
+            return "no" if exc.kind == "ERROR" and numeric else "yes"
+        return "yes"
 
     def ensure_plan(self) -> AuthPlan:
-        """Decide plain or ``%XSUDO`` (once per session)."""
+        """Decide plain or ``%XSUDO`` (once per session; see the module contract)."""
         if self.plan is None:
-            if self.auth.mode == "never":
-                self.plan = plan_auth(self.auth, SlotState("empty"))
-            else:
-                self.plan = plan_auth(self.auth, self.read_slot())
+            needs_facts = self.auth.mode != "never" and self.auth.signer is not None
+            self.plan = decide_auth(self.auth, self.learn_facts() if needs_facts else None)
         return self.plan
+
+    # -- protected commands ---------------------------------------------------------------
 
     def run_protected(
         self, command: AtCommand, *, tag: int, cred_type: int, timeout: float | None = None
     ) -> Protected:
-        """Send a protected command (write, delete, keygen) per the plan.
+        """Send a protected command (write, delete, keygen) as the plan says.
 
-        Returns the modem's response and the plan that was used (it changes when ``auto``
-        falls back to plain).
-
-        Raises :class:`AuthenticationRequired` when the firmware refuses a plain command
-        with 514, :class:`XsudoRejected` on 520, and the channel's errors otherwise.
+        Raises :class:`AuthenticationRequired` when the firmware refuses a plain command with
+        514, :class:`XsudoRejected` when it refuses a signed one with 520 or a bare
+        ``ERROR``, :class:`DowngradeRefused` if a plain command would follow a signed one,
+        and the channel's errors otherwise. Nothing is ever retried another way.
         """
         plan = self.ensure_plan()
         if plan.method == "plain":
+            if self.signed_sent:
+                raise DowngradeRefused(
+                    f"refusing to send AT{command.name} plain after a signed line in this session",
+                    "this is a bug in the caller; nothing was sent",
+                )
             return Protected(self._send_plain(command, timeout), plan)
-        try:
-            response = self._send_signed(command, tag=tag, cred_type=cred_type, timeout=timeout)
-        except ModemError as exc:
-            if exc.code == 520:
-                raise self._rejected(command) from None
-            fallback = _fallback_reason(exc)
-            if fallback is None:
-                raise
-            if self.auth.mode != "auto":
-                raise AuthenticationRequired(
-                    f"--auth required, but {fallback}", "upload the key, or use --auth auto"
-                ) from None
-            self.plan = AuthPlan("plain", f"auto: {fallback}; sending plain AT{command.name}")
-            return Protected(self._send_plain(command, timeout), self.plan)
-        return Protected(response, plan)
+        return Protected(self._send_signed(command, tag, cred_type, timeout), plan)
 
     def _send_plain(self, command: AtCommand, timeout: float | None) -> AtResponse:
         try:
             return self.modem.command(command, timeout=timeout)
         except CmeError as exc:
-            if exc.code == 514:
+            if exc.kind == "CME" and exc.code == CmeCode.NO_ACCESS:
                 raise AuthenticationRequired(
-                    f"the modem refused plain AT{command.name} with +CME ERROR: 514: this "
-                    "firmware requires authenticated access (%XSUDO)",
+                    f"the modem refused plain AT{command.name} with +CME ERROR: 514: the "
+                    "entry is reserved or this firmware requires authenticated access (%XSUDO)",
                     "set up a key: xsudo key generate NAME; xsudo device upload-key --key NAME; "
                     "then retry with --key NAME (or --auth required)",
                 ) from None
             raise
 
     def _send_signed(
-        self, command: AtCommand, *, tag: int, cred_type: int, timeout: float | None
+        self, command: AtCommand, tag: int, cred_type: int, timeout: float | None
     ) -> AtResponse:
         signed = self.sign(command, tag=tag, cred_type=cred_type)
-        return self.modem.send_line(signed.xsudo.render(), timeout=timeout)
+        self.signed_sent = True  # from here on the bytes may reach the device
+        try:
+            return self.modem.send_line(signed.xsudo.render(), timeout=timeout)
+        except ModemError as exc:
+            raise self._signed_failure(command, exc) from None
 
     def sign(
         self,
@@ -173,33 +191,62 @@ class DeviceSession:
             )
         return signed
 
-    def _rejected(self, command: AtCommand) -> XsudoRejected:
-        """Diagnose a 520 offline: against the key the modem showed, else against ours."""
+    # -- diagnosis of a refused signed line -----------------------------------------------
+
+    def _signed_failure(self, command: AtCommand, exc: ModemError) -> OperationFailed:
+        """The error for a signed ``command`` the modem refused (never followed by plain)."""
+        where = f"slot {self.auth.slot_number}"
+        if exc.kind == "ERROR" or exc.code in (CmeCode.AUTH_FAILED_OR_EXISTS, 0):
+            return self._rejected(command, exc)
+        if exc.code == CmeCode.NOT_FOUND:
+            return AuthenticationRequired(
+                f"the modem answered the signed AT{command.name} with +CME ERROR: 513: {where} "
+                "holds no public key; not sending it plain",
+                f"upload the key: xsudo device upload-key --key NAME --slot "
+                f"{self.auth.slot_number}, or write plain with --auth never",
+            )
+        if exc.code == CmeCode.NO_ACCESS:
+            return OperationFailed(
+                f"the modem answered the signed AT{command.name} with +CME ERROR: 514, which "
+                "is ambiguous: %XSUDO may not allow this command, or the command itself was "
+                "refused (reserved sec_tag, unreadable type); not sending it plain",
+                "check the sec_tag and type; if they are yours, this firmware does not let "
+                "%XSUDO run the command",
+            )
+        return exc
+
+    def _rejected(self, command: AtCommand, exc: ModemError) -> XsudoRejected:
+        """Diagnose a 520 (or bare ``ERROR``) offline: against the key the slot showed,
+        else against ours."""
         assert self.last_signed is not None and self.auth.signer is not None
         line = self.last_signed.xsudo.render()
-        if self.slot_pem:
-            verdict = verify_line(line, load_public_key(self.slot_pem))
-            diagnosis, detail = (
-                verdict.diagnosis,
-                (
-                    "the line verifies offline against the key the slot showed, so the modem "
-                    "hashed different bytes than were signed"
-                    if verdict.valid
-                    else verdict.message
-                ),
-            )
-        elif verify_line(line, self.auth.signer.public_key()).valid:
-            diagnosis = ("wrong-key",)
-            detail = (
-                f"the line verifies offline with {self.auth.signer.name!r}, so slot "
-                f"{self.auth.slot_number} holds a different key (wrong-key)"
-            )
-        else:  # pragma: no cover - sign_command verified the line before it was sent
-            diagnosis, detail = ("malformed-signature",), "the line does not verify offline"
+        diagnosis, detail = self._offline_verdict(line)
+        label = "ERROR" if exc.kind == "ERROR" else f"+CME ERROR: {exc.code}"
         return XsudoRejected(
-            f"the modem rejected the signed AT{command.name} with +CME ERROR: 520 "
-            f"(authentication failed); not falling back to plain. Diagnosis: {detail}",
+            f"the modem refused the signed AT{command.name} with {label} (authentication "
+            f"failed or no %XSUDO); not falling back to plain. Diagnosis: {detail}",
             "upload the right key (xsudo device upload-key --replace) or sign with the key "
-            "in the slot",
+            "in the slot; diagnose a saved line with xsudo verify",
             diagnosis,
         )
+
+    def _offline_verdict(self, line: bytes) -> tuple[tuple[str, ...], str]:
+        assert self.auth.signer is not None
+        if self.slot_pem:
+            try:
+                verdict = verify_line(line, load_public_key(self.slot_pem))
+            except BadInputError:
+                return ("wrong-key",), "the key the slot showed cannot be parsed"
+            if verdict.valid:
+                return verdict.diagnosis, (
+                    "the line verifies offline against the key the slot showed, so the modem "
+                    "hashed different bytes than were signed, or does not run %XSUDO"
+                )
+            return verdict.diagnosis, verdict.message
+        if verify_line(line, self.auth.signer.public_key()).valid:
+            return ("wrong-key",), (
+                f"the line verifies offline with {self.auth.signer.name!r}, so slot "
+                f"{self.auth.slot_number} holds a different key (wrong-key), or the firmware "
+                "has no %XSUDO"
+            )
+        return ("malformed-signature",), "the line does not verify offline"  # pragma: no cover

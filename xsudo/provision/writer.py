@@ -1,30 +1,44 @@
 """Write and delete credentials with the authentication policy, and prove the result by SHA.
 
-Contract (architecture 3.4, 3.5):
+Contract (docs/security.md, "Nothing is lost"):
 
 * Content arrives preflighted (:func:`xsudo.content.preflight`): canonical bytes and the SHA
   the modem must list. Nothing unvalidated reaches the device.
 * Identical content already stored: ``unchanged``, nothing written, CFUN untouched.
   Different content: ``refused`` unless ``replace`` (then ``replaced``, with the previous
   SHA in the result and the audit log).
-* Writes and deletes go offline and restore the previous CFUN, also on error.
+* The auth plan is decided before anything is written; writes and deletes go offline and
+  restore the previous CFUN on every path where the link answers (:mod:`.offline`).
 * After a write, ``%CMNG=1,<tag>,<type>`` must list exactly the SHA of the bytes sent;
-  after a delete, nothing. Anything else is an error.
-* Every write and delete, successful or not, appends an audit record (no content).
+  after a delete, nothing.
+* **Uncertain outcomes are reconciled.** When anything fails after the protected command
+  may have reached the modem, the writer reads the SHA back (when the link answers) and
+  says whether the change ``landed``, is ``not-landed``, or is ``unknown``: in the result,
+  in the error's ``outcome`` and in the audit record. A change that landed after a link
+  fault is a success (it was read back); a refusal by the modem stays an error.
+* Every write and delete, successful or not, appends an audit record (no content) and the
+  result carries the log's head.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from xsudo.command import AtCommand
 from xsudo.content import Preflight, check_tag, cred_type_label
-from xsudo.errors import OperationFailed, XsudoError
-from xsudo.provision.offline import offline
+from xsudo.errors import BadInputError, DeviceError, DeviceReset, OperationFailed, XsudoError
+from xsudo.provision.offline import OfflineGuard, offline
 from xsudo.provision.session import DeviceSession
 
-Action = Literal["written", "unchanged", "replaced", "refused", "deleted", "absent"]
+Action = Literal["written", "unchanged", "replaced", "refused", "deleted", "absent", "failed"]
+Landed = Literal["landed", "not-landed", "unknown"]
+Kind = Literal["write", "delete"]
+
+READ_BACK_ATTEMPTS = 3
+"""How often a read-back is tried after a link fault (the channel resyncs in between)."""
 
 
 class VerificationFailed(OperationFailed):
@@ -33,7 +47,11 @@ class VerificationFailed(OperationFailed):
 
 @dataclass(frozen=True)
 class CredResult:
-    """The outcome of one credential operation (the ``cred write --json`` object)."""
+    """The outcome of one credential operation (the ``cred write --json`` object).
+
+    ``landed`` is ``"landed"`` for a change the modem's SHA confirmed, ``"not-landed"`` or
+    ``"unknown"`` for a failed one, ``None`` when nothing was to be changed.
+    """
 
     tag: int
     type: int
@@ -43,10 +61,12 @@ class CredResult:
     auth_reason: str
     previous_sha: str | None = None
     message: str = ""
+    landed: Landed | None = None
+    audit_head: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
-        return self.action != "refused"
+        return self.action not in ("refused", "failed")
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -59,7 +79,22 @@ class CredResult:
             "auth_reason": self.auth_reason,
             "previous_sha": self.previous_sha,
             "message": self.message,
+            "landed": self.landed,
+            "audit_head": self.audit_head,
         }
+
+
+@dataclass(frozen=True)
+class _Change:
+    """One protected change: what is sent and what the modem must list afterwards."""
+
+    kind: Kind
+    tag: int
+    cred_type: int
+    sha: str | None
+    previous: str | None
+    command: AtCommand
+    action: Action
 
 
 class CredentialWriter:
@@ -90,7 +125,8 @@ class CredentialWriter:
                     None,
                     "identical content is already stored; nothing written",
                     previous,
-                )
+                ),
+                "write",
             )
         if previous is not None and not replace:
             return self._record(
@@ -104,118 +140,173 @@ class CredentialWriter:
                     previous,
                     f"tag {tag} type {cred_type_label(cred_type)} already holds different content "
                     f"(SHA {previous}); pass --replace to overwrite it",
-                )
+                ),
+                "write",
             )
         command = AtCommand.set("%CMNG", 0, tag, cred_type, item.content.decode("ascii"), password)
         action: Action = "replaced" if previous else "written"
-        try:
-            with offline(self.modem):
-                plan = self.session.run_protected(command, tag=tag, cred_type=cred_type).plan
-            listed = self.stored_sha(tag, cred_type)
-            if listed != item.sha:
-                raise VerificationFailed(
-                    f"after the write the modem lists SHA {listed} for tag {tag} type "
-                    f"{cred_type_label(cred_type)}, but the bytes sent hash to {item.sha}",
-                    "the content was changed on the way; check the port and retry",
-                )
-        except XsudoError as exc:
-            self._audit_failure("write", tag, cred_type, item.sha, previous, exc)
-            raise
-        return self._record(
-            CredResult(tag, cred_type, item.sha, action, plan.method, plan.reason, previous)
-        )
+        return self._apply(_Change("write", tag, cred_type, item.sha, previous, command, action))
 
     def delete(self, tag: int, cred_type: int) -> CredResult:
         """Delete ``(tag, type)`` under the policy; ``absent`` when nothing is stored."""
         check_tag(tag)
-        previous = self.stored_sha(tag, cred_type)
-        if previous is None and not self._listed(tag, cred_type):
+        entries = [e for e in self.modem.cmng_list(tag, cred_type) if e.type == cred_type]
+        if not entries:
             return self._record(
-                CredResult(tag, cred_type, None, "absent", None, "nothing stored; nothing deleted")
+                CredResult(tag, cred_type, None, "absent", None, "nothing stored; nothing deleted"),
+                "delete",
             )
+        previous = entries[0].sha.upper() if entries[0].sha else None
         command = AtCommand.set("%CMNG", 3, tag, cred_type)
+        return self._apply(_Change("delete", tag, cred_type, None, previous, command, "deleted"))
+
+    # -- one protected change -------------------------------------------------------------
+
+    def _apply(self, change: _Change) -> CredResult:
+        """Decide the plan, go offline, send, verify; reconcile anything uncertain."""
+        plan = self.session.ensure_plan()
+        guard = offline(self.modem)
+        attempted = False
         try:
-            with offline(self.modem):
-                plan = self.session.run_protected(command, tag=tag, cred_type=cred_type).plan
-            if self._listed(tag, cred_type):
-                raise VerificationFailed(
-                    f"after the delete the modem still lists tag {tag} type "
-                    f"{cred_type_label(cred_type)}",
-                    "the entry may be protected; check xsudo cred list",
+            with guard:
+                attempted = True
+                self.session.run_protected(
+                    change.command, tag=change.tag, cred_type=change.cred_type
                 )
+            self._verify(change)
         except XsudoError as exc:
-            self._audit_failure("delete", tag, cred_type, None, previous, exc)
-            raise
+            return self._settle(change, exc, guard, attempted)
         return self._record(
-            CredResult(tag, cred_type, None, "deleted", plan.method, plan.reason, previous)
+            CredResult(
+                change.tag,
+                change.cred_type,
+                change.sha,
+                change.action,
+                plan.method,
+                plan.reason,
+                change.previous,
+                landed="landed",
+            ),
+            change.kind,
         )
+
+    def _verify(self, change: _Change) -> None:
+        listed = self.stored_sha(change.tag, change.cred_type)
+        if change.kind == "write" and listed != change.sha:
+            raise VerificationFailed(
+                f"after the write the modem lists SHA {listed} for tag {change.tag} type "
+                f"{cred_type_label(change.cred_type)}, but the bytes sent hash to {change.sha}",
+                "the content was changed on the way; check the port and retry",
+            )
+        if change.kind == "delete" and self._listed(change.tag, change.cred_type):
+            raise VerificationFailed(
+                f"after the delete the modem still lists tag {change.tag} type "
+                f"{cred_type_label(change.cred_type)}",
+                "the entry may be protected; check xsudo cred list",
+            )
+
+    def _settle(
+        self, change: _Change, exc: XsudoError, guard: OfflineGuard, attempted: bool
+    ) -> CredResult:
+        """After ``exc``: read back what the modem holds, restore CFUN if the link answers
+        again, record the outcome; return the result when the change landed after a link
+        fault, raise ``exc`` (with ``outcome`` set) otherwise."""
+        landed: Landed = "not-landed"
+        if attempted and not isinstance(exc, BadInputError):
+            landed = self._read_back(change)
+        guard.retry_restore(exc)
+        plan = self.session.plan
+        result = CredResult(
+            change.tag,
+            change.cred_type,
+            change.sha,
+            "failed",
+            plan.method if plan else None,
+            plan.reason if plan else "",
+            change.previous,
+            f"{exc.message}; read back: {landed}",
+            landed,
+        )
+        if landed == "landed" and isinstance(exc, (DeviceError, VerificationFailed)):
+            recovered = dataclasses.replace(
+                result, action=change.action, message=f"link fault ({exc.message}); read back"
+            )
+            if guard.restored:
+                return self._record(recovered, change.kind)
+            recorded = self._record(recovered, change.kind)
+            error = guard.error()
+            error.outcome = recorded.to_json()
+            raise error from exc
+        recorded = self._record(result, change.kind)
+        exc.amend(_landed_note(landed, change))
+        exc.outcome = recorded.to_json()
+        raise exc
+
+    def _read_back(self, change: _Change) -> Landed:
+        """``landed`` / ``not-landed`` / ``unknown`` from the SHA the modem lists now."""
+        for _ in range(READ_BACK_ATTEMPTS):
+            try:
+                listed = self.stored_sha(change.tag, change.cred_type)
+                present = listed is not None or self._listed(change.tag, change.cred_type)
+            except DeviceReset:
+                self._after_reset()
+                continue
+            except DeviceError:
+                if self.modem.channel.closed:
+                    return "unknown"
+                continue
+            if change.kind == "write":
+                if listed == change.sha:
+                    return "landed"
+                return "not-landed" if listed == change.previous else "unknown"
+            return "not-landed" if present else "landed"
+        return "unknown"
+
+    def _after_reset(self) -> None:
+        """A reboot turns numeric error codes off; turn them back on (best effort)."""
+        with contextlib.suppress(XsudoError):
+            self.modem.enable_numeric_errors()
 
     def _listed(self, tag: int, cred_type: int) -> bool:
         return any(e.type == cred_type for e in self.modem.cmng_list(tag, cred_type))
 
-    def _record(self, result: CredResult) -> CredResult:
-        kind = "delete" if result.action in ("deleted", "absent") else "write"
-        self._audit(
-            kind,
-            result.tag,
-            result.type,
-            result.sha,
-            result.previous_sha,
-            result.action,
-            result.auth,
-            result.auth_reason,
-        )
-        return result
+    # -- audit ----------------------------------------------------------------------------
 
-    def _audit_failure(
-        self,
-        kind: str,
-        tag: int,
-        cred_type: int,
-        sha: str | None,
-        previous: str | None,
-        exc: XsudoError,
-    ) -> None:
-        plan = self.session.plan
-        self._audit(
-            kind,
-            tag,
-            cred_type,
-            sha,
-            previous,
-            f"failed: {exc.message}",
-            plan.method if plan else None,
-            plan.reason if plan else "",
-        )
-
-    def _audit(
-        self,
-        kind: str,
-        tag: int,
-        cred_type: int,
-        sha: str | None,
-        previous: str | None,
-        result: str,
-        auth: str | None,
-        auth_reason: str,
-    ) -> None:
+    def _record(self, result: CredResult, kind: Kind) -> CredResult:
+        """Append ``result`` to the audit log as a ``kind`` record; return it with the
+        log's head."""
         log = self.session.audit
         if log is None:
-            return
-        signer = self.session.auth.signer
-        signed = self.session.last_signed
-        log.append(
+            return result
+        signed = self.session.last_signed if result.auth == "xsudo" else None
+        signer = self.session.auth.signer if result.auth == "xsudo" else None
+        record = log.append(
             kind,
             device_imei=self.session.imei,
-            tag=tag,
-            type=cred_type,
-            sha=sha,
-            previous_sha=previous,
-            auth=auth,
-            auth_reason=auth_reason,
-            key_fingerprint=signed.key_fingerprint if signed and auth == "xsudo" else None,
-            key_name=signer.name if signer and auth == "xsudo" else None,
-            data_len=signed.xsudo.data_len if signed and auth == "xsudo" else None,
-            signed_sha256=signed.sha256 if signed and auth == "xsudo" else None,
-            result=result,
+            tag=result.tag,
+            type=result.type,
+            sha=result.sha,
+            previous_sha=result.previous_sha,
+            auth=result.auth,
+            auth_reason=result.auth_reason,
+            key_fingerprint=signed.key_fingerprint if signed else None,
+            key_name=signer.name if signer else None,
+            data_len=signed.xsudo.data_len if signed else None,
+            signed_sha256=signed.sha256 if signed else None,
+            result=result.action if result.action != "failed" else f"failed: {result.message}",
+            landed=result.landed,
         )
+        head = {"seq": record["seq"], "hash": record["hash"]}
+        return dataclasses.replace(result, audit_head=head)
+
+
+def _landed_note(landed: Landed, change: _Change) -> str:
+    what = "write" if change.kind == "write" else "delete"
+    if landed == "landed":
+        return f"read back: the {what} landed (the modem lists the new state)"
+    if landed == "not-landed":
+        return f"read back: the {what} did not land (the modem holds what it held before)"
+    return (
+        f"read back failed: it is unknown whether the {what} landed; check with "
+        f"xsudo cred list --tag {change.tag} once the modem answers"
+    )

@@ -9,9 +9,10 @@ parser; the CLI builds its flags from that table (:data:`OPTION_FIELDS`).
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from xsudo.errors import BadInputError
 from xsudo.sim.profiles import DEFAULT_PROFILE, PROFILES, Profile, validates_content
@@ -56,30 +57,154 @@ class UrcSpec:
         return cls(kind, value, text)  # type: ignore[arg-type]
 
 
+FaultKind = Literal[
+    "drop",
+    "late",
+    "stall",
+    "garbage",
+    "split",
+    "reset",
+    "reset-before",
+    "reset-after",
+    "unplug",
+    "pofwarn",
+]
+FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
+DEFAULT_GARBAGE = b"\x00\xff\xfe\x80garbage\x80\x1b[31m\r\n"
+"""What ``garbage:N`` sends before the reply unless given HEX: line noise (NUL, bytes above
+0x7F, as from a wrong baud rate), an ANSI colour code and a line end."""
+DEFAULT_SPLIT_GAP = 0.001
+"""Seconds between the pieces of a ``split:N`` reply unless given."""
+SPLIT_PIECES = (1, 2, 3)
+"""Sizes of a split reply's pieces, in turn (so the reply reassembles deterministically)."""
+FAULT_GRAMMAR = (
+    "use drop:N, late:N:SECONDS, stall:N[:COUNT], garbage:N[:HEX], split:N[:GAP], "
+    "reset-before:N (or reset:N), reset-after:N, unplug:N or pofwarn:N; "
+    "N counts non-empty commands from 1"
+)
+
+
 @dataclass(frozen=True)
 class FaultSpec:
     """A scripted fault at command number ``n`` (1-based, counting non-empty commands).
 
-    ``drop``: the command runs, its response is lost. ``reset``: the modem reboots while
-    the command is in flight: it does not run, the boot banner is sent instead, and CFUN,
-    CMEE and the power-off warning return to their boot values. ``pofwarn``: the power-off
-    warning fires just before the command runs (URC first, then the command sees it).
+    Kinds (``KIND:N[:ARG]``):
+
+    * ``drop:N`` - the command runs, its whole reply is lost.
+    * ``late:N:SECONDS`` - the command runs; its reply arrives ``seconds`` later than it
+      would have (later output queues behind it, as on a UART).
+    * ``stall:N[:COUNT]`` - commands N to N+COUNT-1 (``count``; ``None``: every command from
+      N on) are swallowed: not run, not answered, as by a hung modem or bridge.
+    * ``garbage:N[:HEX]`` - ``data`` (default :data:`DEFAULT_GARBAGE`) arrives just before
+      the reply; the command runs.
+    * ``split:N[:GAP]`` - the reply arrives in pieces of 1, 2, 3, 1, ... bytes, each
+      ``seconds`` (default :data:`DEFAULT_SPLIT_GAP`) after the previous; the command runs.
+    * ``reset-before:N`` (``reset:N``) - the modem reboots while the command is in flight:
+      it does not run, the boot banner is sent instead, and CFUN, CMEE and the power-off
+      warning return to their boot values.
+    * ``reset-after:N`` - the command runs (what it stored stays stored), then the modem
+      reboots before answering: the reply is lost, the banner is sent, volatile state
+      returns to its boot values.
+    * ``unplug:N`` - the command runs, then the port vanishes before any reply byte (each
+      transport does what a vanished device does to its kind of port).
+    * ``pofwarn:N`` - the power-off warning fires just before the command runs (URC first,
+      then the command sees it).
     """
 
-    kind: Literal["drop", "reset", "pofwarn"]
+    kind: FaultKind
     n: int
+    seconds: float | None = None
+    count: int | None = None
+    data: bytes = b""
+
+    def __post_init__(self) -> None:
+        if self.kind not in FAULT_KINDS:
+            raise SimOptionError(f"unknown fault kind {self.kind!r}", FAULT_GRAMMAR)
+        if self.n < 1:
+            raise SimOptionError(f"fault {self.kind}:{self.n}: N counts commands from 1")
+        if self.kind == "late" and self.seconds is None:
+            raise SimOptionError("fault late:N needs SECONDS (late:N:SECONDS)", FAULT_GRAMMAR)
+        if self.seconds is not None:
+            if self.kind not in ("late", "split"):
+                raise SimOptionError(f"fault {self.kind} takes no SECONDS", FAULT_GRAMMAR)
+            if not math.isfinite(self.seconds) or self.seconds < 0:
+                raise SimOptionError(
+                    f"fault {self.kind}:{self.n}: {self.seconds} is not a number of seconds >= 0"
+                )
+        if self.count is not None and (self.kind != "stall" or self.count < 1):
+            raise SimOptionError(f"fault {self.kind}:{self.n}: bad COUNT", FAULT_GRAMMAR)
+        if self.data and self.kind != "garbage":
+            raise SimOptionError(f"fault {self.kind} takes no bytes", FAULT_GRAMMAR)
 
     @classmethod
     def parse(cls, spec: str) -> FaultSpec:
-        """Parse ``KIND:N`` (``drop:3``, ``reset:2``, ``pofwarn:5``)."""
-        kind, sep, number = spec.partition(":")
-        if kind not in ("drop", "reset", "pofwarn") or not sep or not number.isdigit():
-            raise SimOptionError(
-                f"bad fault spec {spec!r}", "use drop:N, reset:N or pofwarn:N (N >= 1)"
-            )
-        if int(number) < 1:
-            raise SimOptionError(f"bad fault spec {spec!r}", "N counts commands from 1")
-        return cls(kind, int(number))  # type: ignore[arg-type]
+        """Parse ``KIND:N[:ARG]`` (``drop:3``, ``late:3:0.5``, ``stall:4``, ``stall:4:2``,
+        ``garbage:2``, ``garbage:2:00ff0d0a``, ``split:5``, ``reset-after:6``, ``unplug:7``)."""
+        kind, _, rest = spec.strip().partition(":")
+        number, _, arg = rest.partition(":")
+        kind = kind.lower()
+        takes_arg = {"late": True, "stall": False, "garbage": False, "split": False}
+        if kind not in FAULT_KINDS or not _is_count(number):
+            raise SimOptionError(f"bad fault spec {spec!r}", FAULT_GRAMMAR)
+        if kind not in takes_arg and ":" in rest:
+            raise SimOptionError(f"bad fault spec {spec!r}: {kind} takes only N", FAULT_GRAMMAR)
+        if takes_arg.get(kind) and not arg:
+            raise SimOptionError(f"bad fault spec {spec!r}: {kind} needs SECONDS", FAULT_GRAMMAR)
+        n = int(number)
+        if n < 1:
+            raise SimOptionError(f"bad fault spec {spec!r}: N counts commands from 1")
+        if ":" in rest and not arg:
+            raise SimOptionError(f"bad fault spec {spec!r}: empty argument", FAULT_GRAMMAR)
+        try:
+            if kind in ("late", "split") and arg:
+                return cls(kind, n, seconds=_parse_seconds(arg))  # type: ignore[arg-type]
+            if kind == "stall" and arg:
+                if not _is_count(arg) or int(arg) < 1:
+                    raise SimOptionError(f"{arg!r} is not a command count >= 1")
+                return cls("stall", n, count=int(arg))
+            if kind == "garbage" and arg:
+                return cls("garbage", n, data=_parse_hex(arg))
+            return cls(kind, n)  # type: ignore[arg-type]
+        except SimOptionError as exc:
+            raise SimOptionError(f"bad fault spec {spec!r}: {exc.message}", FAULT_GRAMMAR) from None
+
+    def render(self) -> str:
+        """The spec as text (inverse of :meth:`parse`)."""
+        head = f"{self.kind}:{self.n}"
+        if self.seconds is not None:
+            return f"{head}:{_num(self.seconds)}"
+        if self.count is not None:
+            return f"{head}:{self.count}"
+        if self.data:
+            return f"{head}:{self.data.hex()}"
+        return head
+
+    def covers(self, number: int) -> bool:
+        """Whether this fault acts on command ``number`` (a stall covers a range)."""
+        if self.kind != "stall":
+            return number == self.n
+        return number >= self.n and (self.count is None or number < self.n + self.count)
+
+
+def _is_count(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
+def _parse_seconds(text: str) -> float:
+    value = _parse_float(text, "seconds")
+    if not math.isfinite(value) or value < 0:
+        raise SimOptionError(f"{text!r} is not a number of seconds >= 0")
+    return value
+
+
+def _parse_hex(text: str) -> bytes:
+    try:
+        data = bytes.fromhex(text)
+    except ValueError:
+        data = b""
+    if not data:
+        raise SimOptionError(f"{text!r} is not hex bytes (e.g. 00ff0d0a)")
+    return data
 
 
 def _parse_float(text: str, what: str) -> float:
@@ -265,7 +390,9 @@ class SimOptions:
     )
     fault: tuple[FaultSpec, ...] = _opt(
         (),
-        "scripted fault: drop:N, reset:N or pofwarn:N",
+        "scripted fault at command N: drop:N, late:N:SECONDS, stall:N[:COUNT], "
+        "garbage:N[:HEX], split:N[:GAP], reset-before:N (reset:N), reset-after:N, unplug:N "
+        "or pofwarn:N",
         FaultSpec.parse,
         multiple=True,
         metavar="SPEC",
@@ -399,7 +526,7 @@ def _render(value: Any) -> list[str]:
         if value and isinstance(value[0], UrcSpec):
             return [f"{u.kind}:{_num(u.value)}:{u.text}" for u in value]
         if value and isinstance(value[0], FaultSpec):
-            return [f"{f.kind}:{f.n}" for f in value]
+            return [f.render() for f in value]
         return [",".join(str(v) for v in value) or "none"]
     return [str(value)]
 

@@ -13,6 +13,21 @@ Both need a POSIX system (``select`` on a pipe; ptys).
 * :class:`TcpServer` - clients connect with ``serial_for_url("socket://HOST:PORT")``, one
   at a time (the next waits in the backlog). Each connection starts with fresh framing;
   the board (CFUN, CMEE, NVM) carries over, like a board whose port is reopened.
+
+Scripted faults time the output the same way as on ``sim://`` (``late``, ``split``). On
+``unplug`` the port vanishes once the command has arrived (pending output is lost):
+
+* pty: the server closes the master and its own slave descriptor. The kernel hangs up
+  the tty: its ``/dev/pts/N`` node disappears, a client's pyserial ``read`` raises
+  ``SerialException`` ("device reports readiness to read but returned no data"), ``write``
+  raises ``SerialException`` (EIO) and ``in_waiting`` raises ``OSError`` (EIO), exactly as
+  for a USB serial device that was pulled. The server then serves no port, unless made
+  with ``replug=True``: then it opens a new pty at once (:attr:`PtyServer.path` changes;
+  the kernel may reuse the number). Another server given the same :class:`Board` also
+  plugs the board back in.
+* TCP: the server resets the connection (``SO_LINGER`` 0, so the client sees a reset, not
+  an orderly end): pyserial's ``read`` and ``write`` raise ``SerialException``. The next
+  client to connect reaches the same board.
 """
 
 from __future__ import annotations
@@ -22,9 +37,11 @@ import errno
 import os
 import select
 import socket
+import struct
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 
@@ -36,6 +53,8 @@ from xsudo.sim.wire import InputWire, OutputQueue
 EIO_BACKOFF = 0.05
 """Seconds the pty master is left alone after EIO (only possible if no slave is open)."""
 
+_RESET_LINGER = struct.pack("ii", 1, 0)
+
 
 class _Endpoint:
     """A connected peer: its framing link, its wire queue, and bytes awaiting the fd."""
@@ -45,11 +64,15 @@ class _Endpoint:
         self.wire_in = InputWire(board.options.baud)
         self.out = OutputQueue(board.options.baud)
         self.unsent = bytearray()
+        self.vanish_at: float | None = None
 
     def receive(self, data: bytes, now: float) -> None:
         start = self.wire_in.send(len(data), now)
-        for offset, chunk in self.link.receive(data):
-            self.out.push(chunk, self.wire_in.arrival(start, offset))
+        out = self.link.transmit(data)
+        for send in out.sends:
+            self.out.push(send.data, self.wire_in.arrival(start, send.offset) + send.delay)
+        if out.vanish is not None and self.vanish_at is None:
+            self.vanish_at = self.wire_in.arrival(start, out.vanish.offset) + out.vanish.delay
 
     def collect(self, now: float) -> None:
         self.unsent += self.out.take(self.out.available(now), now)
@@ -67,6 +90,10 @@ class SimServer:
         self._requests: deque[str] = deque()
         self._thread: threading.Thread | None = None
         self.endpoint: _Endpoint | None = None
+        self.vanished = 0
+        """How often the port has vanished (``unplug`` faults)."""
+        self.on_vanish: Callable[[], None] | None = None
+        """Called in the serving thread after the port vanished (and was replugged)."""
 
     # -- control (safe from other threads and signal handlers) -------------------------------
 
@@ -125,6 +152,10 @@ class SimServer:
             now = time.monotonic()
             self._run_requests(now)
             endpoint = self.endpoint
+            vanish_at = endpoint.vanish_at if endpoint is not None else None
+            if vanish_at is not None and now >= vanish_at:
+                self._unplugged()
+                continue
             urcs = self.board.due_urcs(now)
             if endpoint is not None:
                 if urcs:
@@ -151,10 +182,17 @@ class SimServer:
             if self.endpoint is not None:
                 self.endpoint.out.push(data, now)
 
+    def _unplugged(self) -> None:
+        self.endpoint = None
+        self._vanish()
+        self.vanished += 1
+        if self.on_vanish is not None:
+            self.on_vanish()
+
     def _timeout(self, now: float) -> float | None:
         times = [self.board.next_urc_at(), self._retry_at()]
         if self.endpoint is not None:
-            times.append(self.endpoint.out.next_arrival(now))
+            times += [self.endpoint.out.next_arrival(now), self.endpoint.vanish_at]
         upcoming = [t for t in times if t is not None]
         return max(min(upcoming) - now, 0.0) if upcoming else None
 
@@ -185,6 +223,10 @@ class SimServer:
     def _lost_peer(self) -> None:
         """The peer went away while writing."""
 
+    def _vanish(self) -> None:
+        """Make the port vanish (``unplug``); :attr:`endpoint` is already ``None``."""
+        raise NotImplementedError
+
     def _retry_at(self) -> float | None:
         return None
 
@@ -193,21 +235,39 @@ class SimServer:
 
 
 class PtyServer(SimServer):
-    """A board on a pseudo-terminal; :attr:`path` is the device clients open."""
+    """A board on a pseudo-terminal; :attr:`path` is the device clients open.
 
-    def __init__(self, options: SimOptions | None = None, *, board: Board | None = None) -> None:
+    With ``replug`` the server opens a new pty as soon as an ``unplug`` fault made the old
+    one vanish (:attr:`path` changes; the kernel may or may not reuse the number).
+    """
+
+    def __init__(
+        self,
+        options: SimOptions | None = None,
+        *,
+        board: Board | None = None,
+        replug: bool = False,
+    ) -> None:
+        super().__init__(board or Board(options))
+        self._replug = replug
+        self._master = self._slave = -1
+        self._eio_until = 0.0
+        self.path = ""
+        self._plug_in()
+
+    def _plug_in(self) -> None:
         import tty  # POSIX only; importing xsudo.sim must work on Windows too
 
-        super().__init__(board or Board(options))
-        self._master, self._slave = os.openpty()
-        tty.setraw(self._slave)
-        os.set_blocking(self._master, False)
-        self.path = os.ttyname(self._slave)
-        self.endpoint = _Endpoint(self.board)
+        master, slave = os.openpty()
+        tty.setraw(slave)
+        os.set_blocking(master, False)
+        self.path = os.ttyname(slave)
+        self._master, self._slave = master, slave
         self._eio_until = 0.0
+        self.endpoint = _Endpoint(self.board)
 
     def _read_fds(self, now: float) -> list[int]:
-        return [self._master] if now >= self._eio_until else []
+        return [self._master] if self._master >= 0 and now >= self._eio_until else []
 
     def _retry_at(self) -> float | None:
         return self._eio_until if self._eio_until > time.monotonic() else None
@@ -231,10 +291,18 @@ class PtyServer(SimServer):
     def _write(self, data: bytes) -> int:
         return os.write(self._master, data)
 
+    def _vanish(self) -> None:
+        self._close_fds()
+        if self._replug:
+            self._plug_in()
+
     def _close_fds(self) -> None:
+        # Closing the master hangs up the slave side (and removes its /dev/pts node).
         for fd in (self._master, self._slave):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self._master = self._slave = -1
 
 
 def parse_host_port(text: str) -> tuple[str, int]:
@@ -311,6 +379,13 @@ class TcpServer(SimServer):
                 self._client.close()
         self._client = None
         self.endpoint = None
+
+    def _vanish(self) -> None:
+        if self._client is not None:
+            with contextlib.suppress(OSError):
+                # Linger 0: close with a reset, so the client's reads and writes fail at once.
+                self._client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET_LINGER)
+        self._lost_peer()
 
     def _close_fds(self) -> None:
         self._lost_peer()

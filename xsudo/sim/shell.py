@@ -23,13 +23,19 @@ replaced by CR LF first; a response longer than ``shell_response_max`` fails wit
 ``Sending AT command failed with error code -7``), ``<name>: command not found`` for
 every other command, and a coloured ``uart:~$ `` prompt after each line. Long echoes wrap
 at :data:`TERMINAL_WIDTH` columns, as a real shell's do.
+
+Scripted faults act on what the shell prints for an ``at`` line after the Enter's own line
+break: ``late`` and ``split`` time the response, its line break and the prompt; ``garbage``
+comes before the response; ``stall`` leaves the shell hanging (no response, no prompt); a
+reset prints the boot banner and then the prompt; ``unplug`` makes the port vanish and the
+link takes nothing more in.
 """
 
 from __future__ import annotations
 
 from typing import Protocol
 
-from xsudo.sim.board import Board, Link
+from xsudo.sim.board import Answer, Board, Link, Outgoing, Send
 
 PROMPT = b"uart:~$ "
 TERMINAL_WIDTH = 80
@@ -137,7 +143,10 @@ def _run(line: bytes, start: int, allowed: bytes, limit: int) -> bytes:
 
 
 class LinkLike(Protocol):
-    """One connection to a board: bytes in, ``(offset, bytes)`` out (see :class:`Link`)."""
+    """One connection to a board: bytes in, :class:`~xsudo.sim.board.Outgoing` out (see
+    :class:`Link`); ``receive`` is the untimed ``(offset, bytes)`` view."""
+
+    def transmit(self, data: bytes) -> Outgoing: ...
 
     def receive(self, data: bytes) -> list[tuple[int, bytes]]: ...
 
@@ -160,21 +169,32 @@ class ShellLink:
         self._buffer = bytearray()
         self._last_nl = 0
         self._escape = 0  # 0 none, 1 after ESC, 2 after ESC [, 3 expecting ~
-        self._out: list[tuple[int, bytes]] = []
+        self._out = Outgoing()
+        self.vanished = False
 
-    def receive(self, data: bytes) -> list[tuple[int, bytes]]:
-        self._out = []
+    def transmit(self, data: bytes) -> Outgoing:
+        self._out = Outgoing()
+        if self.vanished:
+            return self._out
         for index, byte in enumerate(data):
             self._byte(byte, index + 1)
+            if self._out.vanish is not None:
+                self.vanished = True
+                break
         return self._out
+
+    def receive(self, data: bytes) -> list[tuple[int, bytes]]:
+        """:meth:`transmit` as ``(offset, bytes)`` pairs, delays ignored."""
+        return self.transmit(data).untimed()
 
     def _emit(self, offset: int, data: bytes) -> None:
         if not data:
             return
-        if self._out and self._out[-1][0] == offset:
-            self._out[-1] = (offset, self._out[-1][1] + data)
+        sends = self._out.sends
+        if sends and sends[-1].offset == offset and sends[-1].delay == 0.0:
+            sends[-1] = Send(offset, sends[-1].data + data)
         else:
-            self._out.append((offset, data))
+            sends.append(Send(offset, data))
 
     def _byte(self, byte: int, offset: int) -> None:
         if byte > 0x7F:
@@ -223,35 +243,41 @@ class ShellLink:
         line = bytes(self._buffer).strip(_WHITESPACE)
         self._buffer.clear()
         self._emit(offset, _NL)
-        if line:
-            self._emit(offset, self._execute(line))
-        self._emit(offset, self._prompt())
+        answer = self._execute(line) if line else Answer()
+        if answer.swallowed:
+            return  # the shell hangs in the at command: no response, no prompt
+        if answer.vanish or answer.delay or answer.split_gap is not None:
+            self._out.add(offset, answer, answer.data + self._prompt())
+        else:
+            self._emit(offset, answer.data + self._prompt())
 
-    def _execute(self, line: bytes) -> bytes:
+    def _execute(self, line: bytes) -> Answer:
         try:
             argv = shell_decode(line)
         except ShellQuoteError as exc:
-            return _error(f"not terminated: {chr(exc.quote)}".encode("ascii"))
+            return Answer(_error(f"not terminated: {chr(exc.quote)}".encode("ascii")))
         if not argv:
-            return b""
+            return Answer()
         if argv[0] != b"at":
-            return _error(argv[0] + b": command not found")
+            return Answer(_error(argv[0] + b": command not found"))
         return self._at(argv)
 
-    def _at(self, argv: list[bytes]) -> bytes:
+    def _at(self, argv: list[bytes]) -> Answer:
         if len(argv) < 2:
-            return _AT_USAGE
+            return Answer(_AT_USAGE)
         command = argv[1]
         if command == b"events_enable":
-            return b"AT command event handler enabled\r\n"
+            return Answer(b"AT command event handler enabled\r\n")
         if command == b"events_disable":
-            return b"AT command event handler disabled\r\n"
+            return Answer(b"AT command event handler disabled\r\n")
         if self.board.options.unescape_lf and command.startswith(b"AT%CMNG=0"):
             command = command.replace(b"\\n", b"\r\n")
-        response = self.board.command(command)
-        if len(response) > self.board.options.shell_response_max:
-            return f"Sending AT command failed with error code {_E2BIG}\r\n".encode("ascii")
-        return response + _NL
+        answer = self.board.answer(command)
+        if len(answer.data) > self.board.options.shell_response_max:
+            text = f"Sending AT command failed with error code {_E2BIG}\r\n".encode("ascii")
+        else:
+            text = answer.data + _NL
+        return Answer(text, answer.delay, answer.split_gap, answer.vanish, answer.swallowed)
 
 
 def _error(message: bytes) -> bytes:

@@ -23,9 +23,12 @@ import binascii
 import contextlib
 import hashlib
 import json
+import operator
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
+from itertools import accumulate, repeat
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +37,19 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from xsudo.crypto import generate_private_key, load_private_key
 from xsudo.errors import BadInputError
+from xsudo.fileio import STATE_FILE_LIMIT, read_optional_input, show_path
 from xsudo.sim.seeds import reserved_entries
 
 STATE_FORMAT = "xsudo-sim-state/1"
+MAX_JSON_DEPTH = 16
+"""A state file nests 3 deep; anything deeper than this is refused before parsing."""
+MAX_NUMBER_DIGITS = 32
+"""Tags and types are at most 10 digits; a longer number is refused while parsing."""
+
+_STATE_HINT = "delete it to start from a factory-new board, or give another --state file"
+_JSON_STRING = re.compile(r'"[^"\\]*+(?:\\.[^"\\]*+)*+"')
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_STEP_BYTES = bytes.maketrans(b"[{]}", bytes([2, 2, 0, 0]))
 
 CredentialKey = tuple[int, int]
 
@@ -85,13 +98,15 @@ class Nvm:
     def from_json(cls, data: Any, source: str = "state") -> Nvm:
         """Parse :meth:`to_json` output; raise :class:`StateFileError` on anything else."""
         try:
+            if not isinstance(data, dict):
+                raise ValueError("not a JSON object")
             if data.get("format") != STATE_FORMAT:
                 raise ValueError(f"format is not {STATE_FORMAT!r}")
-            key = load_private_key(data["identity_key"].encode("ascii"))
+            key = load_private_key(_text(data, "identity_key").encode("ascii"))
             credentials: dict[CredentialKey, bytes] = {}
             for item in data["credentials"]:
-                tag, type_ = int(item["tag"]), int(item["type"])
-                content = base64.b64decode(item["content_b64"], validate=True)
+                tag, type_ = _whole(item, "tag"), _whole(item, "type")
+                content = base64.b64decode(_text(item, "content_b64"), validate=True)
                 credentials[(tag, type_)] = content
         except (
             AttributeError,
@@ -102,28 +117,88 @@ class Nvm:
             BadInputError,
         ) as exc:
             raise StateFileError(
-                f"{source} is not a simulator state file ({exc})",
-                "delete it to start from a factory-new board, or give another --state file",
+                f"{source} is not a simulator state file ({_one_line(exc)})", _STATE_HINT
             ) from None
         return cls(identity_key=key, credentials=credentials)
 
 
+def _text(item: Any, name: str) -> str:
+    value = item[name]
+    if not isinstance(value, str):
+        raise TypeError(f"{name} is not a string")
+    return value
+
+
+def _whole(item: Any, name: str) -> int:
+    value = item[name]
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**32:
+        raise ValueError(f"{name} is not an integer 0..2^32-1")
+    return value
+
+
 def load_nvm(path: str | os.PathLike[str]) -> Nvm | None:
-    """The NVM stored in ``path``, or ``None`` when the file does not exist."""
+    """The NVM stored in ``path``, or ``None`` when the file does not exist.
+
+    Anything else that is not a state file :meth:`Nvm.to_json` wrote is one
+    :class:`StateFileError` line naming the file: unreadable, not a regular file, larger
+    than :data:`~xsudo.fileio.STATE_FILE_LIMIT`, not UTF-8, not JSON, nested deeper than
+    :data:`MAX_JSON_DEPTH`, numbers longer than :data:`MAX_NUMBER_DIGITS`, or the wrong shape.
+    """
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
+        raw = read_optional_input(path, "simulator state", limit=STATE_FILE_LIMIT)
+    except BadInputError as exc:
+        raise StateFileError(exc.message, _STATE_HINT) from None
+    if raw is None:
         return None
-    except OSError as exc:
-        raise StateFileError(f"cannot read simulator state {path}: {exc.strerror}") from None
+    return Nvm.from_json(parse_state_json(raw, show_path(path)), show_path(path))
+
+
+def parse_state_json(raw: bytes, source: str) -> Any:
+    """``raw`` decoded as UTF-8 JSON, bounded: :class:`StateFileError` naming ``source``
+    instead of a huge-number ``ValueError``, a ``RecursionError`` or a decode error."""
     try:
-        data = json.loads(text)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _not_json(source, f"not UTF-8 text: byte {exc.start}") from None
+    depth = json_depth(text)
+    if depth > MAX_JSON_DEPTH:
+        raise _not_json(source, f"nested deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        return json.loads(text, parse_int=_bounded_int, parse_float=_bounded_float)
     except json.JSONDecodeError as exc:
-        raise StateFileError(
-            f"{path} is not JSON ({exc.msg} at line {exc.lineno})",
-            "delete it to start from a factory-new board",
-        ) from None
-    return Nvm.from_json(data, str(path))
+        raise _not_json(source, f"not JSON: {exc.msg} at line {exc.lineno}") from None
+    except (ValueError, RecursionError) as exc:
+        raise _not_json(source, _one_line(exc)) from None
+
+
+def json_depth(text: str) -> int:
+    """The deepest ``[``/``{`` nesting in JSON ``text``, brackets inside strings ignored.
+
+    Linear time with C-level loops, so a 16 MiB file of brackets is measured quickly.
+    """
+    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text))
+    steps = brackets.encode("ascii").translate(_STEP_BYTES)
+    return max(accumulate(map(operator.sub, steps, repeat(1))), default=0)
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_NUMBER_DIGITS:
+        raise ValueError(f"a number has more than {MAX_NUMBER_DIGITS} digits")
+    return int(text)
+
+
+def _bounded_float(text: str) -> float:
+    if len(text) > MAX_NUMBER_DIGITS:
+        raise ValueError(f"a number has more than {MAX_NUMBER_DIGITS} digits")
+    return float(text)
+
+
+def _not_json(source: str, why: str) -> StateFileError:
+    return StateFileError(f"{source} is not a simulator state file ({why})", _STATE_HINT)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:200] or type(exc).__name__
 
 
 def save_nvm(path: str | os.PathLike[str], nvm: Nvm) -> None:

@@ -7,6 +7,14 @@ Behaves like a real port: :meth:`Serial.write` frames commands (quote-aware) and
 the answers; :meth:`Serial.read` blocks up to ``timeout`` for data (a condition variable
 with deadlines, no polling). With ``baud`` set, bytes become readable no earlier than a
 UART at that rate could have carried the command to the modem and the answer back.
+
+Scripted faults: a ``late`` or ``split`` reply becomes readable at its times (a blocked
+:meth:`Serial.read` wakes for it); after ``unplug`` the port behaves like a USB CDC device
+that disappeared: from the moment the command has arrived, :meth:`Serial.read`,
+:meth:`Serial.write`, :attr:`Serial.in_waiting`, :meth:`Serial.reset_input_buffer` and
+:meth:`Serial.flush` raise ``serial.SerialException`` (a reader blocked at that moment
+too), unread bytes are lost, and :meth:`Serial.close` still works. The board itself is
+not harmed: opening ``sim://NAME`` again reaches it, like plugging the device back in.
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ class Serial(SerialBase):
         self._out = OutputQueue()
         self._wire_in = InputWire()
         self._cancelled = False
+        self._vanish_at: float | None = None
         super().__init__(*args, **kwargs)
 
     # -- pyserial plumbing -------------------------------------------------------------------
@@ -50,6 +59,7 @@ class Serial(SerialBase):
         self._link = link_for(self._board)
         self._out = OutputQueue(options.baud)
         self._wire_in = InputWire(options.baud)
+        self._vanish_at = None
         self.is_open = True
 
     def close(self) -> None:
@@ -94,7 +104,14 @@ class Serial(SerialBase):
             raise PortNotOpenError()
         return self._board
 
+    def _check_present(self, now: float) -> None:
+        """Raise like pyserial on a vanished device once the port has vanished."""
+        if self._vanish_at is not None and now >= self._vanish_at:
+            self._out.clear()
+            raise SerialException(f"device disconnected: {self.portstr} vanished (fault unplug)")
+
     def _pump(self, now: float) -> None:
+        self._check_present(now)
         urcs = self.board.due_urcs(now)
         if urcs:
             self._out.push(urcs, now)
@@ -131,7 +148,11 @@ class Serial(SerialBase):
         return bytes(data)
 
     def _wait_time(self, now: float, deadline: float | None) -> float | None:
-        wake_times = [t for t in (self._out.next_arrival(now), self.board.next_urc_at()) if t]
+        wake_times = [
+            t
+            for t in (self._out.next_arrival(now), self.board.next_urc_at(), self._vanish_at)
+            if t is not None
+        ]
         until = min(wake_times) if wake_times else None
         if deadline is not None:
             until = deadline if until is None else min(until, deadline)
@@ -145,15 +166,22 @@ class Serial(SerialBase):
             raise TypeError(f"unicode strings are not supported, please encode to bytes: {data!r}")
         payload = bytes(data)
         with self._cond:
-            start = self._wire_in.send(len(payload), time.monotonic())
-            for offset, chunk in self._link.receive(payload):
-                self._out.push(chunk, self._wire_in.arrival(start, offset))
+            now = time.monotonic()
+            self._check_present(now)
+            start = self._wire_in.send(len(payload), now)
+            out = self._link.transmit(payload)
+            for send in out.sends:
+                self._out.push(send.data, self._wire_in.arrival(start, send.offset) + send.delay)
+            if out.vanish is not None:
+                arrival = self._wire_in.arrival(start, out.vanish.offset) + out.vanish.delay
+                self._vanish_at = arrival if self._vanish_at is None else self._vanish_at
             self._cond.notify_all()
         return len(payload)
 
     def flush(self) -> None:
         """Wait until what was written has gone out on the (emulated) wire."""
         with self._cond:
+            self._check_present(time.monotonic())
             while self.is_open and (remaining := self._wire_in.free - time.monotonic()) > 0:
                 self._cond.wait(remaining)
 
@@ -162,7 +190,9 @@ class Serial(SerialBase):
         if not self.is_open:
             raise PortNotOpenError()
         with self._cond:
-            self._out.discard_arrived(time.monotonic())
+            now = time.monotonic()
+            self._check_present(now)
+            self._out.discard_arrived(now)
 
     def reset_output_buffer(self) -> None:
         if not self.is_open:

@@ -1,0 +1,93 @@
+"""Helpers of the audit log tests: the CLI run in-process, logs to tamper with, signers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from xsudo.audit.log import GENESIS, AuditLog, record_hash
+from xsudo.cli import main
+from xsudo.crypto import PrivateKey, PublicKey, generate_private_key, sign_digest_deterministic
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """Run ``xsudo ARGS`` in-process exactly as the console script does."""
+    capsys.readouterr()
+    try:
+        main(list(args))
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    else:  # pragma: no cover - main always exits
+        code = 0
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(code: int, out: str, err: str, fragment: str, exit_code: int = 2) -> None:
+    """An expected error: the exit code, nothing on stdout, one ``error:`` line on stderr."""
+    assert code == exit_code, (out, err)
+    assert out == ""
+    assert err.startswith("error: "), err
+    assert err.count("\n") == 1, err
+    assert fragment in err, err
+    assert "Traceback" not in err
+
+
+def fill(log: AuditLog, count: int) -> None:
+    """Append ``count`` sign records."""
+    for index in range(count):
+        log.append("sign", key_fingerprint="ab" * 32, data_len=index + 1, result="signed")
+
+
+def lines_of(path: Path) -> list[bytes]:
+    """The lines of a file, each with its LF."""
+    return path.read_bytes().splitlines(keepends=True)
+
+
+def encode(record: dict[str, Any]) -> bytes:
+    """A record as xsudo writes it (sorted keys, ASCII, one LF)."""
+    return json.dumps(record, sort_keys=True).encode("ascii") + b"\n"
+
+
+def rehashed(record: dict[str, Any]) -> dict[str, Any]:
+    """``record`` with its ``hash`` recomputed (what a forger does after an edit)."""
+    return {**record, "hash": record_hash(record)}
+
+
+def rechain(records: list[dict[str, Any]]) -> list[bytes]:
+    """Renumber ``records`` and recompute every ``prev`` and ``hash``: a forged log that is a
+    valid chain."""
+    prev, out = GENESIS, []
+    for seq, record in enumerate(records, start=1):
+        fixed = rehashed({**record, "seq": seq, "prev": prev})
+        out.append(encode(fixed))
+        prev = fixed["hash"]
+    return out
+
+
+class KeySigner:
+    """A :class:`~xsudo.signing.Signer` over an in-memory key (no key store)."""
+
+    def __init__(self, name: str = "test", key: PrivateKey | None = None) -> None:
+        self._name = name
+        self.key = key or generate_private_key()
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def public_key(self) -> PublicKey:
+        return self.key.public_key()
+
+    def sign_digest(self, digest: bytes) -> tuple[int, int]:
+        return sign_digest_deterministic(self.key, digest)
+
+
+class LyingSigner(KeySigner):
+    """Signs with one key and claims another's public key (a faulty external signer)."""
+
+    def public_key(self) -> PublicKey:
+        return generate_private_key().public_key()
