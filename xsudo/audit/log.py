@@ -28,12 +28,14 @@ Contract:
 from __future__ import annotations
 
 import contextlib
+import errno
 import getpass
 import hashlib
 import json
 import os
 import re
 import socket
+import stat
 import sys
 import threading
 from collections.abc import Iterator, Mapping
@@ -198,15 +200,33 @@ def parse_record(line: bytes) -> dict[str, Any]:
     return record
 
 
+_SAFE_OPEN = (
+    getattr(os, "O_CLOEXEC", 0)
+    | getattr(os, "O_BINARY", 0)
+    | getattr(os, "O_NONBLOCK", 0)  # a FIFO planted as the log must not hang the open
+    | getattr(os, "O_NOCTTY", 0)
+)
+
+
+def _open_regular(path: Path, flags: int) -> int:
+    """``os.open`` that refuses anything but a regular file (FIFO, device, directory) with
+    :class:`OSError`; the check is on the opened descriptor."""
+    fd = os.open(path, flags)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, "not a regular file")
+    return fd
+
+
 def open_private_append(path: Path) -> IO[bytes]:
     """Open ``path`` for reading and appending; create it with mode 0600 whatever the umask
     (and its directory with 0700). An existing file keeps its mode. Raises :class:`OSError`."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=LOG_DIR_MODE)
-    flags = os.O_RDWR | os.O_APPEND | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    flags = os.O_RDWR | os.O_APPEND | _SAFE_OPEN
     try:
         fd = os.open(path, flags | os.O_CREAT | os.O_EXCL, LOG_FILE_MODE)
     except FileExistsError:
-        fd = os.open(path, flags)
+        fd = _open_regular(path, flags)
     else:
         try:
             if hasattr(os, "fchmod"):
@@ -330,7 +350,7 @@ class AuditLog:
     @contextlib.contextmanager
     def _open_for_reading(self) -> Iterator[IO[bytes]]:
         try:
-            handle = open(self.path, "rb")  # noqa: SIM115 - closed by the with below
+            handle = os.fdopen(_open_regular(self.path, os.O_RDONLY | _SAFE_OPEN), "rb")
         except OSError as exc:
             raise AuditLogError(
                 f"cannot read the audit log {self.path}: {_os_reason(exc)}",

@@ -23,6 +23,11 @@ TERMINATORS: dict[str, bytes] = {"cr": b"\r", "lf": b"\n", "crlf": b"\r\n", "nul
 EOLS: dict[str, bytes] = {"crlf": b"\r\n", "cr": b"\r", "lf": b"\n"}
 
 
+def _q(text: str, limit: int = 40) -> str:
+    """``text`` quoted for a message: escaped (``ascii``) and cut at ``limit`` characters."""
+    return ascii(text[:limit]) + ("..." if len(text) > limit else "")
+
+
 class SimOptionError(BadInputError, ValueError):
     """An unknown or malformed simulator option (a ``ValueError`` too, for pyserial)."""
 
@@ -46,14 +51,14 @@ class UrcSpec:
         value_text, sep, text = rest.partition(":")
         if kind not in ("after", "at", "every") or not sep or not text:
             raise SimOptionError(
-                f"bad URC spec {spec!r}",
+                f"bad URC spec {_q(spec)}",
                 "use after:N:TEXT, at:SECONDS:TEXT or every:SECONDS:TEXT",
             )
         value = _parse_float(value_text, "URC " + kind)
         if kind == "after" and (value != int(value) or value < 1):
-            raise SimOptionError(f"bad URC spec {spec!r}", "after:N needs a command number >= 1")
+            raise SimOptionError(f"bad URC spec {_q(spec)}", "after:N needs a command number >= 1")
         if kind == "every" and value <= 0:
-            raise SimOptionError(f"bad URC spec {spec!r}", "every:SECONDS needs SECONDS > 0")
+            raise SimOptionError(f"bad URC spec {_q(spec)}", "every:SECONDS needs SECONDS > 0")
         return cls(kind, value, text)  # type: ignore[arg-type]
 
 
@@ -145,16 +150,16 @@ class FaultSpec:
         kind = kind.lower()
         takes_arg = {"late": True, "stall": False, "garbage": False, "split": False}
         if kind not in FAULT_KINDS or not _is_count(number):
-            raise SimOptionError(f"bad fault spec {spec!r}", FAULT_GRAMMAR)
+            raise SimOptionError(f"bad fault spec {_q(spec)}", FAULT_GRAMMAR)
         if kind not in takes_arg and ":" in rest:
-            raise SimOptionError(f"bad fault spec {spec!r}: {kind} takes only N", FAULT_GRAMMAR)
+            raise SimOptionError(f"bad fault spec {_q(spec)}: {kind} takes only N", FAULT_GRAMMAR)
         if takes_arg.get(kind) and not arg:
-            raise SimOptionError(f"bad fault spec {spec!r}: {kind} needs SECONDS", FAULT_GRAMMAR)
+            raise SimOptionError(f"bad fault spec {_q(spec)}: {kind} needs SECONDS", FAULT_GRAMMAR)
         n = int(number)
         if n < 1:
-            raise SimOptionError(f"bad fault spec {spec!r}: N counts commands from 1")
+            raise SimOptionError(f"bad fault spec {_q(spec)}: N counts commands from 1")
         if ":" in rest and not arg:
-            raise SimOptionError(f"bad fault spec {spec!r}: empty argument", FAULT_GRAMMAR)
+            raise SimOptionError(f"bad fault spec {_q(spec)}: empty argument", FAULT_GRAMMAR)
         try:
             if kind in ("late", "split") and arg:
                 return cls(kind, n, seconds=_parse_seconds(arg))  # type: ignore[arg-type]
@@ -166,7 +171,9 @@ class FaultSpec:
                 return cls("garbage", n, data=_parse_hex(arg))
             return cls(kind, n)  # type: ignore[arg-type]
         except SimOptionError as exc:
-            raise SimOptionError(f"bad fault spec {spec!r}: {exc.message}", FAULT_GRAMMAR) from None
+            raise SimOptionError(
+                f"bad fault spec {_q(spec)}: {exc.message}", FAULT_GRAMMAR
+            ) from None
 
     def render(self) -> str:
         """The spec as text (inverse of :meth:`parse`)."""
@@ -193,7 +200,7 @@ def _is_count(text: str) -> bool:
 def _parse_seconds(text: str) -> float:
     value = _parse_float(text, "seconds")
     if not math.isfinite(value) or value < 0:
-        raise SimOptionError(f"{text!r} is not a number of seconds >= 0")
+        raise SimOptionError(f"{_q(text)} is not a number of seconds >= 0")
     return value
 
 
@@ -203,7 +210,7 @@ def _parse_hex(text: str) -> bytes:
     except ValueError:
         data = b""
     if not data:
-        raise SimOptionError(f"{text!r} is not hex bytes (e.g. 00ff0d0a)")
+        raise SimOptionError(f"{_q(text)} is not hex bytes (e.g. 00ff0d0a)")
     return data
 
 
@@ -211,7 +218,7 @@ def _parse_float(text: str, what: str) -> float:
     try:
         return float(text)
     except ValueError:
-        raise SimOptionError(f"{what}: {text!r} is not a number") from None
+        raise SimOptionError(f"{what}: {_q(text)} is not a number") from None
 
 
 def _parse_bool(text: str) -> bool:
@@ -220,7 +227,7 @@ def _parse_bool(text: str) -> bool:
         return True
     if lowered in ("0", "false", "no", "off"):
         return False
-    raise SimOptionError(f"{text!r} is not a boolean", "use 1/0, true/false, yes/no or on/off")
+    raise SimOptionError(f"{_q(text)} is not a boolean", "use 1/0, true/false, yes/no or on/off")
 
 
 def _parse_optional_bool(text: str) -> bool | None:
@@ -233,7 +240,7 @@ def _parse_int(text: str) -> int:
     try:
         return int(text.strip())
     except ValueError:
-        raise SimOptionError(f"{text!r} is not an integer") from None
+        raise SimOptionError(f"{_q(text)} is not an integer") from None
 
 
 def _parse_optional_int(text: str) -> int | None:
@@ -266,7 +273,7 @@ def _choice(*names: str) -> Callable[[str], str]:
     def parse(text: str) -> str:
         lowered = text.strip().lower()
         if lowered not in names:
-            raise SimOptionError(f"{text!r} is not one of {', '.join(names)}")
+            raise SimOptionError(f"{_q(text)} is not one of {', '.join(names)}")
         return lowered
 
     return parse
@@ -275,7 +282,7 @@ def _choice(*names: str) -> Callable[[str], str]:
 def _profile_name(text: str) -> str:
     if text not in PROFILES:
         raise SimOptionError(
-            f"unknown simulator profile {text!r}", f"choose one of {', '.join(PROFILES)}"
+            f"unknown simulator profile {_q(text)}", f"choose one of {', '.join(PROFILES)}"
         )
     return text
 
@@ -486,7 +493,7 @@ class SimOptions:
             name = raw_name.replace("-", "_").lower()
             if name not in fields:
                 raise SimOptionError(
-                    f"unknown simulator option {raw_name!r}",
+                    f"unknown simulator option {_q(raw_name)}",
                     f"known options: {', '.join(n.replace('_', '-') for n in fields)}",
                 )
             items = [raw_value] if isinstance(raw_value, str) else list(raw_value)
