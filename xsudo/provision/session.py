@@ -220,17 +220,23 @@ class DeviceSession:
         else against ours."""
         assert self.last_signed is not None and self.auth.signer is not None
         line = self.last_signed.xsudo.render()
-        diagnosis, detail = self._offline_verdict(line)
-        label = "ERROR" if exc.kind == "ERROR" else f"+CME ERROR: {exc.code}"
+        bare = exc.kind == "ERROR" or exc.code == 0
+        diagnosis, detail = self._offline_verdict(line, bare)
+        label = (
+            f"{'ERROR' if exc.kind == 'ERROR' else '+CME ERROR: 0'} (authentication failed, "
+            "or no %XSUDO in this firmware)"
+            if bare
+            else f"+CME ERROR: {exc.code} (authentication failed)"
+        )
         return XsudoRejected(
-            f"the modem refused the signed AT{command.name} with {label} (authentication "
-            f"failed or no %XSUDO); not falling back to plain. Diagnosis: {detail}",
+            f"the modem refused the signed AT{command.name} with {label}; not falling back "
+            f"to plain. Diagnosis: {detail}",
             "upload the right key (xsudo device upload-key --replace) or sign with the key "
             "in the slot; diagnose a saved line with xsudo verify",
             diagnosis,
         )
 
-    def _offline_verdict(self, line: bytes) -> tuple[tuple[str, ...], str]:
+    def _offline_verdict(self, line: bytes, bare: bool) -> tuple[tuple[str, ...], str]:
         assert self.auth.signer is not None
         if self.slot_pem:
             try:
@@ -240,13 +246,14 @@ class DeviceSession:
             if verdict.valid:
                 return verdict.diagnosis, (
                     "the line verifies offline against the key the slot showed, so the modem "
-                    "hashed different bytes than were signed, or does not run %XSUDO"
+                    "hashed different bytes than were signed"
+                    + (", or does not run %XSUDO" if bare else "")
                 )
             return verdict.diagnosis, verdict.message
         if verify_line(line, self.auth.signer.public_key()).valid:
             return ("wrong-key",), (
                 f"the line verifies offline with {self.auth.signer.name!r}, so slot "
-                f"{self.auth.slot_number} holds a different key (wrong-key), or the firmware "
-                "has no %XSUDO"
+                f"{self.auth.slot_number} holds a different key (wrong-key)"
+                + (", or the firmware has no %XSUDO" if bare else "")
             )
         return ("malformed-signature",), "the line does not verify offline"  # pragma: no cover
