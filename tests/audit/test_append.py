@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.audit.support import assert_one_line_error, fill, lines_of, run
+from tests.audit.support import fill, lines_of
+from tests.support.cli import assert_one_line_error
+from tests.support.cli import run_cli as run
 from xsudo.audit.log import AuditHead, AuditLog, AuditLogError
 from xsudo.errors import BadInputError
 

@@ -16,14 +16,14 @@ import pytest
 from tests.audit.support import (
     KeySigner,
     LyingSigner,
-    assert_one_line_error,
     encode,
     fill,
     lines_of,
     rechain,
     rehashed,
-    run,
 )
+from tests.support.cli import assert_one_line_error
+from tests.support.cli import run_cli as run
 from xsudo.audit.checkpoint import (
     CHECKPOINT_DOMAIN,
     Checkpoint,

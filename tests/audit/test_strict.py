@@ -13,7 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.audit.support import assert_one_line_error, encode, fill, lines_of, rehashed, run
+from tests.audit.support import encode, fill, lines_of, rehashed
+from tests.support.cli import assert_one_line_error
+from tests.support.cli import run_cli as run
 from xsudo.audit.log import (
     AuditLog,
     AuditLogError,

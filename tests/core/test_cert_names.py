@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, utils
 from cryptography.x509.oid import NameOID
 
-from xsudo.cli import main
+from tests.support.cli import run_cli as run
 from xsudo.crypto import PrivateKey, PublicKey, generate_private_key
 from xsudo.errors import BadInputError
 from xsudo.pki import issue_client_cert, issue_from_csr, make_ca, make_ca_with_signer, open_ca
@@ -50,18 +50,6 @@ class KeySigner:
     def sign_digest(self, digest: bytes) -> tuple[int, int]:
         der = self._key.sign(digest, ec.ECDSA(utils.Prehashed(hashes.SHA256())))
         return utils.decode_dss_signature(der)
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    try:
-        main(list(args))
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    else:  # pragma: no cover - main always exits
-        code = 0
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.mark.parametrize("cn", BAD_NAMES.values(), ids=BAD_NAMES.keys())

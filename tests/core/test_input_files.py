@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from xsudo.cli import main
+from tests.support.cli import run_cli as run
 from xsudo.crypto import generate_private_key, public_key_pem
 
 pytestmark = [
@@ -28,18 +28,6 @@ CREDENTIAL_CAP = 256 * 1024
 SECRET_CAP = 4 * 1024
 LINE_CAP = 16 * 1024 * 1024
 KEY_CAP = 64 * 1024
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    try:
-        main(list(args))
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    else:  # pragma: no cover - main always exits
-        code = 0
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def assert_refused(result: tuple[int, str, str], *fragments: str) -> None:

@@ -25,23 +25,10 @@ from tests.keys.conftest import (
     write_secret,
 )
 from tests.support import memory_keyring
-from xsudo.cli import main
+from tests.support.cli import run_cli as run
 from xsudo.keys import KeyStore, PassphraseSource
 
 PYTHON = sys.executable
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """Run ``xsudo ARGS`` in-process exactly as the console script does."""
-    capsys.readouterr()
-    try:
-        main(list(args))
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    else:  # pragma: no cover - main always exits
-        code = 0
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def assert_one_line_error(code: int, out: str, err: str, fragment: str) -> None:

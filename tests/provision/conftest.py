@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from xsudo.cli import main
+from tests.support.cli import run_cli
 from xsudo.sim import PtyServer, SimOptions
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors"
@@ -37,16 +37,9 @@ def xsudo(capsys: pytest.CaptureFixture[str]) -> Callable[..., Result]:
     """Run the CLI in-process; returns exit code, stdout and stderr."""
 
     def run(*args: str) -> Result:
-        capsys.readouterr()
-        try:
-            main(list(args))
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        else:  # pragma: no cover - main always exits
-            code = 0
-        captured = capsys.readouterr()
-        assert "Traceback" not in captured.err
-        return Result(code, captured.out, captured.err)
+        code, out, err = run_cli(capsys, *args)
+        assert "Traceback" not in err
+        return Result(code, out, err)
 
     return run
 
