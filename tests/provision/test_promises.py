@@ -202,3 +202,36 @@ def test_an_imei_shaped_like_a_path_never_reads_a_host_file(xsudo: Run, tmp_path
     assert not any(line.startswith(b"AT%CMNG=0") for line in device.received)
     report = json.loads(result.out.splitlines()[0])
     assert "IMEI" in report["error"] and "15 digits" in report["error"]
+
+
+def test_every_recording_command_carries_the_head(
+    xsudo: Run, board: Board, isolated_env: Path
+) -> None:
+    """The head in each ``--json`` result is the log's last record at that moment."""
+    server = board("locked")
+    assert xsudo("key", "generate", "factory").code == 0
+    port = ("--port", server.path)
+    commands = [
+        ("device", "upload-key", *port, "--key", "factory", "--json"),
+        ("device", "info", *port, "--key", "factory", "--json"),
+        ("cred", "keygen", *port, "--tag", "9", "--key", "factory", "--json"),
+        (
+            "cred",
+            "delete",
+            *port,
+            "--tag",
+            "9",
+            "--type",
+            "client-key",
+            "--yes",
+            "--key",
+            "factory",
+            "--json",
+        ),
+        ("sign", "--key", "factory", "+CGSN", "--json"),
+    ]
+    for command in commands:
+        result = xsudo(*command)
+        assert result.code == 0, (command, result.err)
+        last = json.loads(_audit(isolated_env).read_text().splitlines()[-1])
+        assert result.json()["audit_head"] == {"seq": last["seq"], "hash": last["hash"]}, command

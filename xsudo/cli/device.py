@@ -6,7 +6,14 @@ from pathlib import Path
 
 import click
 
-from xsudo.cli.deviceopts import AuthRequest, Connection, auth_settings, open_session, port_options
+from xsudo.cli.deviceopts import (
+    AuthRequest,
+    Connection,
+    audit_head,
+    auth_settings,
+    open_session,
+    port_options,
+)
 from xsudo.cli.keyopts import key_store, passphrase_file_option
 from xsudo.cli.output import emit, emit_json, json_option, note
 from xsudo.keys import KeyStore
@@ -51,6 +58,7 @@ def info(
         cfun = session.modem.cfun()
         slots = read_slots(session.modem, _local_fingerprints(store))
         probe = probe_auth(session) if slots is not None else None
+        head = audit_head(session)
     report = {
         "imei": identity.imei,
         "model": identity.model,
@@ -61,6 +69,7 @@ def info(
         "xpmng_supported": slots is not None,
         "slots": [s.to_json() for s in slots or []],
         "authenticated_access": probe.to_json() if probe else None,
+        "audit_head": head,
     }
     if as_json:
         emit_json(report)

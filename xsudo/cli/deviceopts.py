@@ -232,6 +232,12 @@ def auth_settings(request: AuthRequest, passphrase_file: Path | None) -> AuthSet
     return AuthSettings(request.mode, signer, request.slot)
 
 
+def audit_head(session: DeviceSession) -> dict[str, Any] | None:
+    """The audit log's head as ``--json`` results carry it (``{"seq": N, "hash": ...}``)."""
+    head = session.audit.head() if session.audit is not None else None
+    return head.to_json() if head is not None else None
+
+
 def audit_log() -> AuditLog:
     return AuditLog.in_home(app_context().ensure_home())
 

@@ -15,6 +15,7 @@ from cryptography import x509
 from xsudo.cli.deviceopts import (
     AuthRequest,
     Connection,
+    audit_head,
     auth_options,
     auth_settings,
     open_session,
@@ -143,10 +144,12 @@ def keygen(
     settings = auth_settings(auth, passphrase_file)
     with open_session(connection, settings) as session:
         outcome = KeyGenerator(session, verifier).generate(tag, attributes, replace=replace)
+        head = audit_head(session)
     if csr_out is not None:
         save_csr(outcome, csr_out)
     if as_json:
-        emit_json({**outcome.to_json(), "csr_out": str(csr_out) if csr_out else None})
+        csr_path = str(csr_out) if csr_out else None
+        emit_json({**outcome.to_json(), "csr_out": csr_path, "audit_head": head})
     else:
         show_keygen(outcome)
 
@@ -251,6 +254,7 @@ def issue(
         outcome = KeyGenerator(session, verifier).issue(
             tag, authority, days=days, cn_from=cn_from, attributes=attributes, replace=replace
         )
+        head = audit_head(session)
     if csr_out is not None:
         save_csr(outcome.keygen, csr_out)
     if cert_out is not None:
@@ -263,7 +267,7 @@ def issue(
         append_rows(onboarding_csv, [row])
         note(f"added device {row.device_id} to {onboarding_csv}")
     if as_json:
-        emit_json(outcome.to_json())
+        emit_json({**outcome.to_json(), "audit_head": head})
         return
     show_keygen(outcome.keygen)
     _show_certificate(outcome.certificate, outcome.written.sha, outcome.written.action)
