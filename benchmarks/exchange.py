@@ -44,9 +44,12 @@ import serial
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from xsudo.at import AtChannel, Modem  # noqa: E402
+from xsudo.at import AtChannel, Modem, commands  # noqa: E402
 from xsudo.at.transport import open_port  # noqa: E402
 from xsudo.errors import CmeError  # noqa: E402
+from xsudo.sim import register_url_handler  # noqa: E402
+
+register_url_handler()  # sim:// ports for the in-process rows
 
 BAUD = 115200
 TARGET = 1.2
@@ -167,7 +170,7 @@ def run_xsudo(where: str, certs: list[bytes], repeat: int) -> list[Result]:
         modem.set_cfun(4)
         modem.cmng_list()
         for tag, cert in zip(TAGS, certs, strict=True):
-            modem.cmng_write(tag, 0, cert)
+            modem.command(commands.cmng_write(tag, 0, cert))
         listed = modem.cmng_list()
         elapsed = time.perf_counter() - start
         assert {e.tag for e in listed} >= set(TAGS)

@@ -23,11 +23,15 @@ from typing import Any
 
 from xsudo.at.channel import ChannelOptions
 from xsudo.at.modem import Modem
+from xsudo.ca import cert_pem
 from xsudo.crypto import PrivateKey, PublicKey, public_key_pem, sign_digest_deterministic
-from xsudo.pki import cert_pem, issue_client_cert, make_ca, new_ec_key, private_key_pem
+from xsudo.labpki import issue_client_cert, make_ca, new_ec_key, private_key_pem
 from xsudo.provision.fleet import run_fleet
 from xsudo.provision.manifest import load_manifest
 from xsudo.provision.policy import AuthSettings
+from xsudo.sim import register_url_handler
+
+register_url_handler()  # the boards are sim:// ports
 
 BAUD = 115200
 

@@ -4,8 +4,9 @@ Contract (architecture 3.1): the signed bytes are exactly the bytes after ``;`` 
 line, without ``AT`` and without a line terminator; ``data_len`` is their length in bytes.
 :func:`build_xsudo_line` is the one place a line is assembled, and :func:`check_command_text`
 the one place text is checked against what the modem (and sdk-nrf's at_host) can take:
-printable ASCII, CR/LF only inside double quotes, balanced quotes, whole line <= 4095 bytes.
-Nothing here knows about keys or cryptography.
+printable ASCII, CR/LF only inside double quotes, balanced quotes, whole line <= 4095 bytes
+(:data:`xsudo.limits.MAX_COMMAND_LINE_BYTES`). The modem's own commands are built from
+these values in :mod:`xsudo.at.commands`. Nothing here knows about keys or cryptography.
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ from dataclasses import dataclass
 from typing import Literal
 
 from xsudo.errors import CommandTextError, LineParseError
+from xsudo.limits import MAX_COMMAND_LINE_BYTES, XPMNG_SLOTS
 
-MAX_LINE_BYTES = 4095
-"""Longest command at_host passes to the modem (4096-byte buffer, one byte kept for NUL)."""
+MAX_LINE_BYTES = MAX_COMMAND_LINE_BYTES
+"""Longest command line sent: :data:`xsudo.limits.MAX_COMMAND_LINE_BYTES` under its older
+name (not the reading limit, :data:`xsudo.limits.MAX_RESPONSE_LINE_BYTES`)."""
 
-XSUDO_SLOTS = range(10)
-"""``%XPMNG``/``%XSUDO`` sec_tags (key slots)."""
+XSUDO_SLOTS = XPMNG_SLOTS
+"""``%XPMNG``/``%XSUDO`` sec_tags (key slots): :data:`xsudo.limits.XPMNG_SLOTS`."""
 
 _TYPOGRAPHIC_QUOTES = "\u201c\u201d\u201e\u201f\u2018\u2019\u00ab\u00bb"
 
@@ -108,9 +111,10 @@ def command_name(line: bytes) -> str:
 
 def check_line_length(line: bytes, *, what: str = "command") -> None:
     """Refuse a whole AT line (``AT`` included, terminator excluded) over 4095 bytes."""
-    if len(line) > MAX_LINE_BYTES:
+    if len(line) > MAX_COMMAND_LINE_BYTES:
         raise CommandTextError(
-            f"{what} is {len(line)} bytes; the modem's AT interface takes at most {MAX_LINE_BYTES}",
+            f"{what} is {len(line)} bytes; the modem's AT interface takes at most "
+            f"{MAX_COMMAND_LINE_BYTES}",
             "shorten the content (for example split a certificate chain over several tags)",
         )
 
@@ -212,21 +216,21 @@ class XsudoLine:
 
     def render(self) -> bytes:
         """The line's bytes, ``AT`` included, terminator excluded."""
-        slot = b"" if self.slot is None else b",%d" % self.slot
-        return (
-            b'AT%%XSUDO=%d,"%s"%s;'
-            % (
-                self.data_len,
-                self.signature_b64.encode("ascii"),
-                slot,
-            )
-            + self.body
-        )
+        prefix = xsudo_prefix(self.data_len, self.signature_b64, self.slot)
+        return prefix.encode("ascii") + self.body
+
+
+def xsudo_prefix(data_len: int, signature: str, slot: int | None) -> str:
+    """``AT%XSUDO=<data_len>,"<signature>"[,<slot>];``: the wrapper in front of the signed
+    body, the one rendering of it (:meth:`XsudoLine.render` and displays such as a dry run,
+    which put a placeholder where the signature goes)."""
+    slot_part = "" if slot is None else f",{slot:d}"
+    return f'AT%XSUDO={data_len:d},"{signature}"{slot_part};'
 
 
 def check_slot(slot: int | None) -> int | None:
     """Validate an XSUDO/XPMNG key slot (0-9) or ``None``."""
-    if slot is not None and slot not in XSUDO_SLOTS:
+    if slot is not None and slot not in XPMNG_SLOTS:
         raise CommandTextError(f"slot {slot} is out of range", "XSUDO key slots are 0-9")
     return slot
 
@@ -340,6 +344,6 @@ def _parse_quoted(field: bytes) -> str:
 
 def _parse_slot(field: bytes) -> int:
     token = field.strip()
-    if not token.isdigit() or int(token) not in XSUDO_SLOTS:
+    if not token.isdigit() or int(token) not in XPMNG_SLOTS:
         raise LineParseError(f"slot {token.decode('latin-1')!r} is not 0-9")
     return int(token)

@@ -96,6 +96,10 @@ class SignedCommand:
         }
 
 
+SignedLine = SignedCommand
+"""The public name of :class:`SignedCommand`: a signed ``AT%XSUDO`` line and its parts."""
+
+
 def sign_command(
     body: bytes, signer: Signer, *, encoding: Encoding = "der", slot: int | None = None
 ) -> SignedCommand:

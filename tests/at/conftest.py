@@ -6,7 +6,14 @@ from collections.abc import Callable, Iterable, Iterator
 
 import pytest
 
+from xsudo.sim import register_url_handler
+
 from .fakedevice import FakeDevice, Step
+
+# Some tests here open sim:// ports. The AT layer never loads the simulator, so this test
+# session registers it as an application would (test_layers.py checks the layer itself in
+# fresh interpreters).
+register_url_handler()
 
 DeviceFactory = Callable[..., FakeDevice]
 

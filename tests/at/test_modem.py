@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from xsudo.at import CredentialEntry, Modem, ModemIdentity, family_of
+from xsudo.at import CredentialEntry, Modem, ModemIdentity, commands, family_of
 from xsudo.at.parse import ResponseFormatError
 from xsudo.errors import BadInputError, CmeError, CommandTextError
 
@@ -112,7 +112,7 @@ def test_cmng_list_forms(device: FakeDevice) -> None:
 def test_cmng_write_sends_the_content_exactly(device: FakeDevice) -> None:
     expected = b'AT%CMNG=0,16842753,2,"' + PEM + b'","pass,word"'
     modem = modem_for(device, Step(expected, [b"OK\r\n"]))
-    modem.cmng_write(16842753, 2, PEM, "pass,word")
+    modem.command(commands.cmng_write(16842753, 2, PEM, "pass,word"))
     assert bytes(device.raw) == expected + b"\r\n"
 
 
@@ -188,12 +188,12 @@ def test_send_line_is_exact(device: FakeDevice) -> None:
     ("call", "error"),
     [
         (lambda m: m.cmng_list(type=0), BadInputError),
-        (lambda m: m.cmng_write(-1, 0, PEM), BadInputError),
-        (lambda m: m.cmng_write(1, 14, PEM), BadInputError),
-        (lambda m: m.cmng_write(1, 0, b""), BadInputError),
-        (lambda m: m.cmng_write(1, 0, b'has "quote"'), CommandTextError),
-        (lambda m: m.cmng_write(1, 0, "caf\u00e9".encode()), CommandTextError),
-        (lambda m: m.cmng_write(1, 0, b"A" * 4090), CommandTextError),
+        (lambda m: m.command(commands.cmng_write(-1, 0, PEM)), BadInputError),
+        (lambda m: m.command(commands.cmng_write(1, 14, PEM)), BadInputError),
+        (lambda m: m.command(commands.cmng_write(1, 0, b"")), BadInputError),
+        (lambda m: m.command(commands.cmng_write(1, 0, b'has "quote"')), CommandTextError),
+        (lambda m: m.command(commands.cmng_write(1, 0, "caf\u00e9".encode())), CommandTextError),
+        (lambda m: m.command(commands.cmng_write(1, 0, b"A" * 4090)), CommandTextError),
         (lambda m: m.xpmng_write(PEM, 10), CommandTextError),
         (lambda m: m.set_cfun(True), BadInputError),
     ],

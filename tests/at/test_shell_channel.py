@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from xsudo.at import AtChannel, Modem, ShellCommandError, SignedCommandError
+from xsudo.at import AtChannel, Modem, ShellCommandError, SignedCommandError, commands
 from xsudo.command import AtCommand, build_xsudo_line
 from xsudo.errors import CmeError, CommandTextError, DeviceError, DeviceTimeout
 
@@ -91,7 +91,7 @@ def test_multiline_pem_reaches_the_modem_byte_exact(
     board = sim("--cmd-type", "shell", *flags)
     with Modem.open(board.path, cmd_type="shell", timeout=TIMEOUT) as modem:
         modem.set_cfun(4)
-        modem.cmng_write(CA_TAG, 0, cert)
+        modem.command(commands.cmng_write(CA_TAG, 0, cert))
         [entry] = modem.cmng_list(CA_TAG, 0)
         assert entry.sha == hashlib.sha256(cert).hexdigest().upper()
         assert modem.cmng_read(CA_TAG, 0).content == cert
@@ -108,7 +108,7 @@ def test_signed_write_on_the_locked_profile(
     with Modem.open(board.path, cmd_type="shell", timeout=TIMEOUT) as modem:
         modem.set_cfun(4)
         with pytest.raises(CmeError) as refused:
-            modem.cmng_write(CA_TAG, 0, cert)
+            modem.command(commands.cmng_write(CA_TAG, 0, cert))
         assert refused.value.code == 514
         modem.xpmng_write(pub, 1)
         body = AtCommand.set("%CMNG", 0, CA_TAG, 0, cert.decode("ascii")).body()
@@ -167,7 +167,7 @@ def test_line_longer_than_the_device_shell_buffer(sim: type[PtySim], cert: bytes
     with Modem.open(board.path, cmd_type="shell", timeout=TIMEOUT) as modem:
         modem.set_cfun(4)
         with pytest.raises(ShellCommandError) as caught:
-            modem.cmng_write(CA_TAG, 0, cert)
+            modem.command(commands.cmng_write(CA_TAG, 0, cert))
         assert "not terminated" in str(caught.value)
         assert "--shell-buffer" in str(caught.value)
         assert modem.cmng_list(CA_TAG) == []  # still in step, nothing stored

@@ -17,7 +17,7 @@ import pytest
 
 pytest.importorskip("xsudo.sim")
 
-from xsudo.at import AtChannel, Modem, SignedCommandError
+from xsudo.at import AtChannel, Modem, SignedCommandError, commands
 from xsudo.command import AtCommand, build_xsudo_line
 from xsudo.errors import CmeError
 
@@ -101,7 +101,8 @@ def test_cfun_get_and_set(modem: Modem) -> None:
     modem.set_cfun(1)
     assert modem.cfun() == 1
     with pytest.raises(CmeError) as caught:
-        modem.cmng_write(7, 0, b"-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n")
+        pem = b"-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n"
+        modem.command(commands.cmng_write(7, 0, pem))
     assert (caught.value.command, caught.value.code) == ("%CMNG", 518)
     modem.set_cfun(4)
 
@@ -110,7 +111,7 @@ def test_cmng_round_trip_of_a_multiline_pem(modem: Modem, material: Material) ->
     cert = material.cert
     assert cert.count(b"\n") > 5
     modem.set_cfun(4)
-    modem.cmng_write(16842753, 0, cert)
+    modem.command(commands.cmng_write(16842753, 0, cert))
     listed = modem.cmng_list(16842753)
     assert [(e.tag, e.type, e.sha) for e in listed] == [
         (16842753, 0, hashlib.sha256(cert).hexdigest().upper())

@@ -6,8 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from tests.support.signers import MemorySigner
 from xsudo.audit.log import GENESIS, AuditLog, record_hash
-from xsudo.crypto import PrivateKey, PublicKey, generate_private_key, sign_digest_deterministic
+from xsudo.crypto import PrivateKey, PublicKey, generate_private_key
 
 
 def fill(log: AuditLog, count: int) -> None:
@@ -42,22 +43,11 @@ def rechain(records: list[dict[str, Any]]) -> list[bytes]:
     return out
 
 
-class KeySigner:
-    """A :class:`~xsudo.signing.Signer` over an in-memory key (no key store)."""
+class KeySigner(MemorySigner):
+    """The shared in-memory signer, named first (``KeySigner("cp")``)."""
 
     def __init__(self, name: str = "test", key: PrivateKey | None = None) -> None:
-        self._name = name
-        self.key = key or generate_private_key()
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    def public_key(self) -> PublicKey:
-        return self.key.public_key()
-
-    def sign_digest(self, digest: bytes) -> tuple[int, int]:
-        return sign_digest_deterministic(self.key, digest)
+        super().__init__(key, name)
 
 
 class LyingSigner(KeySigner):

@@ -12,13 +12,14 @@ import json
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, utils
 from cryptography.x509.oid import NameOID
 
 from tests.support.cli import run_cli as run
-from xsudo.crypto import PrivateKey, PublicKey, generate_private_key
+from tests.support.signers import MemorySigner
+from xsudo.ca import issue_from_csr, make_ca_with_signer, open_ca
+from xsudo.crypto import PrivateKey, generate_private_key
 from xsudo.errors import BadInputError
-from xsudo.pki import issue_client_cert, issue_from_csr, make_ca, make_ca_with_signer, open_ca
+from xsudo.labpki import issue_client_cert, make_ca
 
 BAD_NAMES = {
     "newline": "lab\nCN=root",
@@ -34,22 +35,8 @@ BAD_NAMES = {
 }
 
 
-class KeySigner:
-    """A Signer over an in-memory key (for the pki functions only)."""
-
-    def __init__(self, key: PrivateKey) -> None:
-        self._key = key
-
-    @property
-    def name(self) -> str:
-        return "test-ca"
-
-    def public_key(self) -> PublicKey:
-        return self._key.public_key()
-
-    def sign_digest(self, digest: bytes) -> tuple[int, int]:
-        der = self._key.sign(digest, ec.ECDSA(utils.Prehashed(hashes.SHA256())))
-        return utils.decode_dss_signature(der)
+def KeySigner(key: PrivateKey) -> MemorySigner:
+    return MemorySigner(key, "test-ca")
 
 
 @pytest.mark.parametrize("cn", BAD_NAMES.values(), ids=BAD_NAMES.keys())

@@ -9,12 +9,11 @@ from typing import Any
 
 import pytest
 
+from tests.support.signers import MemorySigner
 from xsudo.crypto import (
-    PrivateKey,
     PublicKey,
     generate_private_key,
     load_private_key,
-    sign_digest_deterministic,
 )
 from xsudo.errors import CommandTextError, SignatureInvalid
 from xsudo.signing import sign_command
@@ -22,16 +21,7 @@ from xsudo.signing import sign_command
 RECIPE = Path(__file__).resolve().parents[1] / "vectors" / "openssl-recipe.json"
 
 
-class LocalSigner:
-    def __init__(self, key: PrivateKey, name: str = "test") -> None:
-        self._key = key
-        self.name = name
-
-    def public_key(self) -> PublicKey:
-        return self._key.public_key()
-
-    def sign_digest(self, digest: bytes) -> tuple[int, int]:
-        return sign_digest_deterministic(self._key, digest)
+LocalSigner = MemorySigner
 
 
 def good_cases() -> list[dict[str, Any]]:

@@ -20,8 +20,8 @@ from pathlib import Path
 import click
 import pytest
 
-from xsudo.audit.diagnosis import CODES
 from xsudo.cli.app import cli
+from xsudo.diagnose.diagnosis import CODES
 from xsudo.sim.options import OPTION_FIELDS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -52,7 +52,7 @@ PAGES = (
 )
 API_OBJECTS = (
     "xsudo.signing.sign_command",
-    "xsudo.audit.verify_line",
+    "xsudo.diagnose.verify_line",
     "xsudo.keys.KeyStore",
     "xsudo.at.Modem",
     "xsudo.provision.writer.CredentialWriter",

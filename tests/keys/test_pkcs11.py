@@ -482,8 +482,9 @@ def test_cli_generate_show_export_sign_verify(
 def test_cred_write_to_a_board_authenticated_by_the_hsm_key(
     token: SoftHsm, xsudo: Run, board: Callable[..., PtyServer], tmp_path: Path
 ) -> None:
+    from xsudo.ca import cert_pem
     from xsudo.crypto import generate_private_key
-    from xsudo.pki import cert_pem, make_ca
+    from xsudo.labpki import make_ca
 
     server = board("locked")  # refuses plain %CMNG writes: only %XSUDO gets through
     assert xsudo("key", "generate", "hsmkey", "--store", "pkcs11").code == 0

@@ -17,10 +17,11 @@ from tests.at.fakedevice import FakeDevice
 from tests.provision.hostile import Case, HostileModem, all_cases, expected
 from tests.verify.support import LocalSigner, load_test_key
 from xsudo.at.modem import Modem
+from xsudo.ca import cert_pem
 from xsudo.content import CredType, preflight
 from xsudo.crypto import generate_private_key
 from xsudo.errors import XsudoError
-from xsudo.pki import cert_pem, make_ca
+from xsudo.labpki import make_ca
 from xsudo.provision.policy import AuthSettings
 from xsudo.provision.session import DeviceSession
 from xsudo.provision.writer import CredentialWriter

@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 
 from tests.provision.conftest import PROFILES, Result, cfun, snapshot
+from xsudo.ca import cert_pem
 from xsudo.crypto import generate_private_key
-from xsudo.pki import cert_pem, issue_client_cert, make_ca, private_key_pem
+from xsudo.labpki import issue_client_cert, make_ca, private_key_pem
 from xsudo.sim import PtyServer
 
 CA_TAG = 16842753

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from tests.provision.conftest import PROFILES, Result, snapshot
+from xsudo.ca import cert_pem
 from xsudo.crypto import generate_private_key
-from xsudo.pki import cert_pem, issue_client_cert, make_ca, private_key_pem
+from xsudo.labpki import issue_client_cert, make_ca, private_key_pem
 from xsudo.sim import Board as SimBoard
 from xsudo.sim import PtyServer, SimOptions
 

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from xsudo.ca import cert_pem
 from xsudo.crypto import generate_private_key
-from xsudo.pki import cert_pem, make_ca
+from xsudo.labpki import make_ca
 from xsudo.provision.manifest import (
     ManifestError,
     load_manifest,

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from xsudo.ca import cert_pem
 from xsudo.crypto import generate_private_key
 from xsudo.errors import BadInputError
-from xsudo.pki import cert_pem, make_ca
+from xsudo.labpki import make_ca
 from xsudo.provision.onboarding import OnboardingRow, append_rows, existing_ids
 
 pytestmark = pytest.mark.timeout(30)

@@ -18,8 +18,9 @@ import pytest
 from tests.at.fakedevice import FakeDevice, standard_responder
 from tests.provision.conftest import Result, cfun, snapshot
 from tests.provision.test_cred_write import upload, write_ca
+from xsudo.ca import cert_pem
 from xsudo.crypto import generate_private_key, public_key_pem
-from xsudo.pki import cert_pem, make_ca
+from xsudo.labpki import make_ca
 from xsudo.sim import PtyServer
 
 Run = Callable[..., Result]

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import serial
 
-from xsudo.at import AtChannel
+from xsudo.at import AtChannel, commands
 from xsudo.at.modem import Modem as AtModem
 from xsudo.errors import DeviceDisconnected, DeviceReset, DeviceTimeout
 from xsudo.sim import (
@@ -558,7 +558,7 @@ def test_modem_positions_come_from_the_journal() -> None:
     """Run an operation once to learn its command numbers, then fault one of them."""
     with AtModem.open("sim://probe-run", timeout=DEADLINE) as modem:
         modem.set_cfun(4)
-        modem.cmng_write(42, 4, b"device-42")
+        modem.command(commands.cmng_write(42, 4, b"device-42"))
     probe = get_board("probe-run")
     assert probe is not None
     position = next(r.number for r in probe.journal if r.command.startswith(b"AT%CMNG=0"))
@@ -566,7 +566,7 @@ def test_modem_positions_come_from_the_journal() -> None:
     modem = AtModem.open(url, timeout=DEADLINE)
     modem.set_cfun(4)
     with pytest.raises(DeviceDisconnected):
-        modem.cmng_write(42, 4, b"device-42")
+        modem.command(commands.cmng_write(42, 4, b"device-42"))
     modem.close()
     faulted = get_board("faulted")
     assert faulted is not None and stored(faulted)

@@ -107,13 +107,100 @@ def test_self_described_tag_is_removed_only_at_the_top() -> None:
     assert cbor.untag_self_described(other) == cbor.Tag(18, [1])
 
 
-def test_sig_structure_encoding_matches_cbor2() -> None:
-    expected = cbor2.dumps(["Signature1", b"\xa1\x01\x26", b"", b"x" * 300])
-    ours = (
-        cbor.dumps_array_head(4)
-        + cbor.dumps_text("Signature1")
-        + cbor.dumps_bytes(b"\xa1\x01\x26")
-        + cbor.dumps_bytes(b"")
-        + cbor.dumps_bytes(b"x" * 300)
-    )
-    assert ours == expected
+def test_sig_structure_encoding_matches_cbor2_and_rfc8949() -> None:
+    ours = cbor.dumps(["Signature1", b"\xa1\x01\x26", b"", b"x" * 300])
+    assert ours == cbor2.dumps(["Signature1", b"\xa1\x01\x26", b"", b"x" * 300])
+    # array(4), text(10) "Signature1", bstr(3), bstr(0), bstr(300) with a 2-byte length
+    head = "84" + "6a" + b"Signature1".hex() + "43a10126" + "40" + "59012c"
+    assert ours == bytes.fromhex(head) + b"x" * 300
+    assert cbor.dumps(cbor.Tag(18, [1, {4: b"!"}])) == bytes.fromhex("d28201a1044121")
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ("c24101", cbor.Tag(2, b"\x01")),  # cbor2 alone: the bignum 1
+        ("c11a514b67b0", cbor.Tag(1, 1363896240)),  # cbor2 alone: a datetime
+        ("d825" + "50" + "00" * 16, cbor.Tag(37, bytes(16))),  # cbor2 alone: a UUID
+        ("d9010282 0101".replace(" ", ""), cbor.Tag(258, [1, 1])),  # a set, duplicates kept
+        ("d81c81d81d00", cbor.Tag(28, [cbor.Tag(29, 0)])),  # shared references unresolved
+        ("8200d9d9f701", [0, cbor.Tag(55799, 1)]),  # cbor2 alone drops tag 55799 anywhere
+        ("d2820102", cbor.Tag(18, [1, 2])),  # cbor2 alone: a tuple inside a tag
+        ("d2a10102", cbor.Tag(18, {1: 2})),  # cbor2 alone: a frozendict inside a tag
+    ],
+)
+def test_tags_stay_tags_and_containers_are_lists_and_dicts(data: str, expected: object) -> None:
+    value = cbor.loads(bytes.fromhex(data))
+    assert value == expected
+    assert _only_plain_types(value)
+
+
+@pytest.mark.parametrize(
+    ("data", "problem"),
+    [
+        ("ff", "break code"),
+        ("f818", "simple value"),
+        ("f0", "simple value"),
+        ("1c", "reserved additional information 28"),
+        ("9d", "reserved additional information 29"),
+        ("bf0101ff", "indefinite"),
+        ("5f4101ff", "indefinite"),
+        ("a1820102 01".replace(" ", ""), "map key"),
+        ("a1c2410101", "map key"),
+        ("a2 01 01 f5 01".replace(" ", ""), "map key"),
+        ("d9d9f7f7", "simple value"),
+        ("f700", "simple value"),  # the item is refused before the trailing byte is counted
+    ],
+)
+def test_cbor_rejects_more(data: str, problem: str) -> None:
+    with pytest.raises(TokenError, match=problem) as caught:
+        cbor.loads(bytes.fromhex(data), "the thing")
+    assert "\n" not in str(caught.value)
+    assert str(caught.value).startswith("the thing")
+
+
+def test_cbor_depth_limit_counts_tags_and_containers_alike() -> None:
+    for opener in ("81", "a101", "d2"):
+        assert cbor.loads(bytes.fromhex(opener * cbor.MAX_DEPTH + "01")) is not None
+        with pytest.raises(TokenError, match="nested deeper"):
+            cbor.loads(bytes.fromhex(opener * (cbor.MAX_DEPTH + 1) + "01"))
+
+
+TAGGED = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**64), 2**64 - 1) | st.binary(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.integers(-5, 5), inner, max_size=3)
+        | st.builds(
+            cbor2.CBORTag,
+            st.sampled_from([*cbor.CBOR2_SEMANTIC_TAGS, 18, 24, 1000, 2**40]),
+            inner,
+        )
+    ),
+    max_leaves=10,
+)
+
+
+@given(TAGGED)
+def test_any_tag_content_decodes_to_plain_values_or_token_errors(value: object) -> None:
+    try:
+        data = cbor2.dumps(value)
+    except (cbor2.CBOREncodeError, ValueError, TypeError):
+        return
+    try:
+        decoded = cbor.loads(data)
+    except TokenError:
+        return
+    assert _only_plain_types(decoded)
+
+
+def _only_plain_types(value: object) -> bool:
+    if value is None or isinstance(value, bool | int | bytes | str):
+        return True
+    if isinstance(value, cbor.Tag):
+        return _only_plain_types(value.value)
+    if type(value) is list:
+        return all(_only_plain_types(item) for item in value)
+    if type(value) is dict:
+        return all(_only_plain_types(k) and _only_plain_types(v) for k, v in value.items())
+    return False

@@ -12,14 +12,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, utils
 
 from tests.tokens import forge
+from xsudo.ca import cert_pem, issue_from_csr, make_ca_with_signer, open_ca
 from xsudo.errors import BadInputError, SignatureInvalid
-from xsudo.pki import (
-    cert_pem,
-    issue_from_csr,
-    make_ca,
-    make_ca_with_signer,
-    open_ca,
-)
+from xsudo.labpki import make_ca
 
 
 class OpensslSigner:

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from tests.verify.support import LocalSigner
-from xsudo.audit import verify_line
 from xsudo.crypto import load_private_key, load_public_key, sign_digest_deterministic
+from xsudo.diagnose import verify_line
 from xsudo.encoding import encode_der
 from xsudo.errors import CommandTextError
 from xsudo.signing import sign_command

@@ -12,8 +12,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.verify.support import KEYS_DIR, LocalSigner, openssl_der, openssl_verifies_message
-from xsudo.audit import verify_line
 from xsudo.crypto import load_private_key, load_public_key, sign_digest_deterministic
+from xsudo.diagnose import verify_line
 from xsudo.signing import sign_command
 
 DATA: dict[str, Any] = json.loads((KEYS_DIR / "rfc6979-p256.json").read_text())

@@ -21,8 +21,8 @@ from tests.verify.support import (
     openssl_der,
     openssl_verifies_message,
 )
-from xsudo.audit import verify_line
 from xsudo.crypto import load_public_key
+from xsudo.diagnose import verify_line
 from xsudo.signing import sign_command
 
 DOCUMENT: dict[str, Any] = json.loads((KEYS_DIR / "xsudo-lines.json").read_text())

@@ -15,25 +15,16 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, utils
 
-from xsudo.crypto import PrivateKey, PublicKey, sign_digest_deterministic
+from tests.support.signers import MemorySigner
+from xsudo.crypto import PrivateKey
 
 REPO = Path(__file__).resolve().parents[2]
 KEYS_DIR = REPO / "keys"
 VECTORS_DIR = REPO / "tests" / "vectors"
 
 
-class LocalSigner:
-    """A :class:`xsudo.signing.Signer` over an in-memory private key (RFC 6979)."""
-
-    def __init__(self, key: PrivateKey, name: str = "test") -> None:
-        self._key = key
-        self.name = name
-
-    def public_key(self) -> PublicKey:
-        return self._key.public_key()
-
-    def sign_digest(self, digest: bytes) -> tuple[int, int]:
-        return sign_digest_deterministic(self._key, digest)
+LocalSigner = MemorySigner
+"""The shared in-memory signer (tests/support/signers.py), under this module's old name."""
 
 
 def load_test_key(name: str) -> PrivateKey:

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.verify.support import der_b64, line_for, load_test_key, raw_b64, sign_raw_bytes
-from xsudo.audit import CODES, Verdict, verify_line
+from xsudo.diagnose import CODES, Verdict, verify_line
 from xsudo.errors import XsudoError
 
 KEY = load_test_key("test-key-1")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from xsudo.audit.diagnosis import CODES
-from xsudo.audit.variants import LINE_ENDINGS, PREFIXES, SUFFIXES, candidate_variants
+from xsudo.diagnose.diagnosis import CODES
+from xsudo.diagnose.variants import LINE_ENDINGS, PREFIXES, SUFFIXES, candidate_variants
 
 PEM_BODY = b'%CMNG=0,1,0,"-----BEGIN X-----\nAAAA\n-----END X-----\n"'
 

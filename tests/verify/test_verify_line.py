@@ -19,8 +19,8 @@ from tests.verify.support import (
     raw_b64,
     sign_raw_bytes,
 )
-from xsudo.audit import CODES, Verdict, verify_line
 from xsudo.crypto import P256_ORDER, PrivateKey
+from xsudo.diagnose import CODES, Verdict, verify_line
 
 KEY = load_test_key("test-key-1")
 OTHER = load_test_key("test-key-2")

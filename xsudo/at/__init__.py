@@ -1,8 +1,10 @@
 """The AT layer: open a port (:mod:`.transport`), split what the device sends into lines
 (:mod:`.framing`), run one command at a time to its final result code (:mod:`.channel`),
-raw or through the Zephyr shell's ``at`` command (:mod:`.cmdtype`, :mod:`.shell`), and
-typed nRF91 operations on top (:mod:`.modem`). Nothing here knows about cryptography."""
+raw or through the Zephyr shell's ``at`` command (:mod:`.cmdtype`, :mod:`.shell`), the
+modem's own commands built in one place (:mod:`.commands`), and typed nRF91 operations on
+top (:mod:`.modem`). Nothing here knows about cryptography."""
 
+from . import commands
 from .channel import DEFAULT_TERMINATOR, DEFAULT_TIMEOUT, AtChannel
 from .cmdtype import CMD_TYPE_ENV, CMD_TYPES, CmdType, resolve_cmd_type
 from .framing import FramingOverflow, LineSplitter
@@ -34,6 +36,7 @@ __all__ = [
     "ResponseFormatError",
     "ShellCommandError",
     "SignedCommandError",
+    "commands",
     "family_of",
     "open_port",
     "port_error",

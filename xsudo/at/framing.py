@@ -21,9 +21,10 @@ import re
 from collections import deque
 
 from xsudo.errors import DeviceError
+from xsudo.limits import MAX_RESPONSE_LINE_BYTES
 
-MAX_LINE_BYTES = 8 * 1024
-"""Longest line accepted outside double quotes."""
+MAX_LINE_BYTES = MAX_RESPONSE_LINE_BYTES
+"""Longest line accepted outside double quotes (:data:`xsudo.limits.MAX_RESPONSE_LINE_BYTES`)."""
 
 MAX_RESPONSE_BYTES = 64 * 1024
 """Longest quote-spanning line, and the most bytes one command's response may bring."""

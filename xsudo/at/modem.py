@@ -3,7 +3,8 @@
 Contract of :class:`Modem`:
 
 * Commands are built only as :class:`~xsudo.command.AtCommand` values (nothing f-strings AT
-  text), so content with a ``"`` or a non-ASCII byte is refused before anything is sent.
+  text), the modem's own ones by :mod:`xsudo.at.commands`, so content with a ``"`` or a
+  non-ASCII byte is refused before anything is sent.
 * One command at a time (the channel's lock). Every method may raise what
   :meth:`AtChannel.command` raises: :class:`~xsudo.errors.CmeError`/
   :class:`~xsudo.errors.ModemError` decoded for the command sent, and the
@@ -22,7 +23,10 @@ Contract of :class:`Modem`:
   :class:`~xsudo.at.parse.IdentityError` (exit 3). Every number read is bounded
   (:func:`~xsudo.at.parse.parse_int`).
 * Policy (offline first, never overwrite, verify SHAs, which tags are reserved) belongs to
-  the layer above; this class only speaks the commands.
+  the layer above; this class only speaks the commands. Writing a credential is a
+  protected command: :class:`~xsudo.provision.writer.CredentialWriter` sends
+  :func:`xsudo.at.commands.cmng_write` under the auth policy (plain or ``%XSUDO``); to send
+  one directly, ``modem.command(commands.cmng_write(...))``.
 """
 
 from __future__ import annotations
@@ -31,9 +35,11 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Unpack
 
-from xsudo.command import AtCommand, check_slot
-from xsudo.errors import BadInputError, CmeError, DeviceReset, ModemError, XsudoError
+from xsudo.command import AtCommand
+from xsudo.errors import BadInputError, CmeCode, CmeError, DeviceReset, ModemError, XsudoError
+from xsudo.limits import MAX_USER_SEC_TAG
 
+from . import commands
 from .channel import AtChannel, ChannelOptions
 from .parse import (
     ResponseFormatError,
@@ -47,11 +53,6 @@ from .parse import (
     text_value,
 )
 from .results import AtResponse
-
-MAX_SEC_TAG = 4294967295
-MAX_USER_SEC_TAG = 2147483647
-"""Tags above this are the modem's own (reserved)."""
-CRED_TYPES = range(14)
 
 
 @dataclass(frozen=True)
@@ -102,28 +103,6 @@ def family_of(mfw: str, model: str | None) -> str:
         if any(name in text for name in ("nrf91x1", "nrf9151", "nrf9161", "nrf9131")):
             return "nrf91x1"
     return "unknown"
-
-
-def _check_tag(tag: int) -> int:
-    if isinstance(tag, bool) or not isinstance(tag, int) or not 0 <= tag <= MAX_SEC_TAG:
-        raise BadInputError(f"sec_tag {tag!r} is out of range", "sec_tags are 0-4294967295")
-    return tag
-
-
-def _check_type(cred_type: int) -> int:
-    if isinstance(cred_type, bool) or not isinstance(cred_type, int) or cred_type not in CRED_TYPES:
-        raise BadInputError(
-            f"credential type {cred_type!r} is out of range", "%CMNG types are 0-13"
-        )
-    return cred_type
-
-
-def _as_text(content: bytes, what: str) -> str:
-    if not content:
-        raise BadInputError(f"the {what} is empty", "the modem refuses empty content")
-    # latin-1 maps every byte to one character, so AtCommand's check names the exact byte
-    # that is not printable ASCII.
-    return content.decode("latin-1")
 
 
 class Modem:
@@ -288,7 +267,7 @@ class Modem:
         mfw = check_firmware(raw_mfw)
         model = self._model()
         imei = self._imei()
-        raw_uuid = self._prefixed_value(AtCommand.exec("%XMODEMUUID"), b"%XMODEMUUID:")
+        raw_uuid = self._prefixed_value(commands.xmodemuuid(), b"%XMODEMUUID:")
         return ModemIdentity(
             imei=imei,
             model=model,
@@ -299,7 +278,7 @@ class Modem:
 
     def _model(self) -> str | None:
         """The checked model: ``%HWVERSION``'s text, else ``+CGMM``'s bare value."""
-        raw = self._prefixed_value(AtCommand.exec("%HWVERSION"), b"%HWVERSION:")
+        raw = self._prefixed_value(commands.hwversion(), b"%HWVERSION:")
         if raw is None:
             raw = self._bare_value(AtCommand.exec("+CGMM"), optional=True)
         return None if raw is None else check_model(raw)
@@ -337,14 +316,7 @@ class Modem:
 
         A type needs a tag (the parameters nest). No match is an empty list.
         """
-        if type is not None and tag is None:
-            raise BadInputError("a credential type needs a sec_tag to list", "give --tag too")
-        params = [1]
-        if tag is not None:
-            params.append(_check_tag(tag))
-        if type is not None:
-            params.append(_check_type(type))
-        response = self.command(AtCommand.set("%CMNG", *params))
+        response = self.command(commands.cmng_list(tag, type))
         entries = []
         for line in response.with_prefix("%CMNG:"):
             entry_tag, entry_type, sha, _ = parse_cmng(line)
@@ -356,7 +328,7 @@ class Modem:
 
         Missing: ``CmeError`` 513; not readable (private keys, PSKs): 514.
         """
-        response = self.command(AtCommand.set("%CMNG", 2, _check_tag(tag), _check_type(type)))
+        response = self.command(commands.cmng_read(tag, type))
         entry_tag, entry_type, sha, content = parse_cmng(_one(response, "%CMNG:"))
         if content is None:
             raise ResponseFormatError(
@@ -365,28 +337,9 @@ class Modem:
             )
         return CredentialContent(entry_tag, entry_type, sha, content)
 
-    def cmng_write(
-        self,
-        tag: int,
-        type: int,
-        content: bytes,
-        password: str | None = None,
-        *,
-        timeout: float | None = None,
-    ) -> None:
-        """Write ``content`` exactly as given (``AT%CMNG=0,<tag>,<type>,"<content>"``).
-
-        The modem lists SHA-256 of exactly these bytes. Needs the modem offline (518
-        otherwise). ``password`` is only for an encrypted type-2 key; it is sent to the
-        modem, never logged or put in an error.
-        """
-        text = _as_text(content, "credential content")
-        command = AtCommand.set("%CMNG", 0, _check_tag(tag), _check_type(type), text, password)
-        self.command(command, timeout=timeout)
-
     def cmng_delete(self, tag: int, type: int) -> None:
         """Delete a credential (``AT%CMNG=3,<tag>,<type>``); missing: ``CmeError`` 513."""
-        self.command(AtCommand.set("%CMNG", 3, _check_tag(tag), _check_type(type)))
+        self.command(commands.cmng_delete(tag, type))
 
     # -- %XPMNG ---------------------------------------------------------------------------
 
@@ -397,18 +350,17 @@ class Modem:
 
         An occupied slot gives ``CmeError`` 520 (or 519 on some firmware).
         """
-        text = _as_text(pem, "public key PEM")
-        self.command(AtCommand.set("%XPMNG", 0, text, check_slot(slot)), timeout=timeout)
+        self.command(commands.xpmng_write(pem, slot), timeout=timeout)
 
     def xpmng_read(self, slot: int | None = None) -> bytes | None:
         """The public key PEM in ``slot`` (``AT%XPMNG=2[,,<slot>]``), or ``None`` when the
         modem says 513 (no key there). With numeric errors off a missing key is a plain
         ``ERROR`` and raises ``CmeError`` code 0."""
-        command = AtCommand.set("%XPMNG", 2, None, check_slot(slot))
+        command = commands.xpmng_read(slot)
         try:
             response = self.command(command)
         except CmeError as exc:
-            if exc.code == 513:
+            if exc.code == CmeCode.NOT_FOUND:
                 return None
             raise
         return parse_quoted_value(_one(response, "%XPMNG:"), b"%XPMNG:")

@@ -23,11 +23,12 @@ from __future__ import annotations
 import re
 
 from xsudo.errors import DeviceError
+from xsudo.limits import MAX_SEC_TAG
 
 MAX_INT_DIGITS = 10
 """Most digits in a numeric field (sec_tags go to 4294967295)."""
 
-MAX_FIELD_VALUE = 4294967295
+MAX_FIELD_VALUE = MAX_SEC_TAG
 """Largest numeric field value accepted (sec_tags are unsigned 32-bit)."""
 
 SHOW_LIMIT = 60

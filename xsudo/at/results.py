@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from xsudo.command import command_name
-from xsudo.errors import CmeError, ModemError, describe_code
+from xsudo.errors import CmeCode, CmeError, ModemError, describe_code
 
 from .framing import strip_leading_junk
 from .parse import ResponseFormatError, show
@@ -244,7 +244,7 @@ def expected_prefixes(line: bytes) -> tuple[bytes, ...]:
     return tuple(name.encode("ascii", "replace") + b":" for name in names if name != "AT")
 
 
-XSUDO_OWN_CODES = frozenset({513, 520})
+XSUDO_OWN_CODES = frozenset({CmeCode.NOT_FOUND, CmeCode.AUTH_FAILED_OR_EXISTS})
 """Codes an ``%XSUDO`` line's error is decoded as ``%XSUDO``'s own (no key, auth failed)."""
 
 

@@ -3,10 +3,12 @@
 Contract:
 
 * :func:`open_port` opens anything ``serial.serial_for_url`` takes: device paths
-  (``/dev/ttyACM0``, ``COM3``), ``socket://``, ``rfc2217://``, ``loop://`` and ``sim://``
-  (the simulator's handler is registered first when ``xsudo.sim`` is importable). The port
-  comes from the argument, else ``$XSUDO_PORT``; ``auto`` means the AT port of the one
-  nRF91 kit connected (:mod:`xsudo.ports`). Open failures become a
+  (``/dev/ttyACM0``, ``COM3``), ``socket://``, ``rfc2217://``, ``loop://``, and ``sim://``
+  once the program has loaded the simulator (``import xsudo.sim`` registers the scheme with
+  pyserial; the CLI does so where it is assembled). This layer never imports the simulator:
+  a ``sim://`` URL without it is a :class:`~xsudo.errors.PortError` that says to import
+  ``xsudo.sim``. The port comes from the argument, else ``$XSUDO_PORT``; ``auto`` means the
+  AT port of the one nRF91 kit connected (:mod:`xsudo.ports`). Open failures become a
   :class:`~xsudo.errors.PortError` that says whether the port is missing, busy (naming the
   program that holds it, where /proc tells) or not permitted, and what to do.
 * :class:`PortIO` never sleeps waiting for data: it blocks inside ``serial.read`` with the
@@ -22,6 +24,8 @@ import errno
 import os
 import sys
 import time
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import serial
 
@@ -42,15 +46,23 @@ _DENIED = {errno.EACCES, errno.EPERM}
 _MAX_AVAILABLE = 64 * 1024
 
 
+SIM_SCHEME = "sim"
+"""The simulator's URL scheme; its pyserial handler is registered by ``import xsudo.sim``."""
+
+Chooser = Callable[[Sequence[Any]], str]
+"""Picks the AT port among the serial ports seen (:class:`xsudo.ports.SerialPort` values)."""
+
 AUTO_PORT = "auto"
 """The port name that means: the AT port of the one nRF91 kit connected (:mod:`xsudo.ports`)."""
 
 
-def resolve_port(port: str | None) -> str:
-    """The port to use: ``port`` if given, else ``$XSUDO_PORT``; neither is bad usage.
+def resolve_port(port: str | None, *, choose: Chooser | None = None) -> str:
+    """The port to use: ``port`` if given, else ``$XSUDO_PORT`` (the one place that reads
+    it); neither is bad usage.
 
-    ``auto`` is replaced by the AT port of the one nRF91 development kit connected; none
-    raises :class:`PortError`, several :class:`BadInputError` (both name what was found).
+    ``auto`` is replaced by the AT port of the nRF91 development kit connected: ``choose``
+    (given the serial ports seen) picks it, by default :func:`xsudo.ports.choose_auto_port`
+    (none raises :class:`PortError`, several :class:`BadInputError`, both naming them).
     """
     chosen = port or os.environ.get(PORT_ENV, "").strip()
     if not chosen:
@@ -59,20 +71,10 @@ def resolve_port(port: str | None) -> str:
             f"pass --port (a device path or URL) or set {PORT_ENV}; list ports with xsudo ports",
         )
     if chosen.lower() == AUTO_PORT:
-        from xsudo.ports import auto_port
+        from xsudo.ports import choose_auto_port, list_serial_ports
 
-        return auto_port()
+        return (choose or choose_auto_port)(list_serial_ports())
     return chosen
-
-
-def _register_sim_handler() -> None:
-    try:
-        from xsudo import sim
-    except ImportError:
-        return
-    register = getattr(sim, "register_url_handler", None)
-    if callable(register):
-        register()
 
 
 FLOW_CONTROLS = ("none", "rtscts", "xonxoff", "dsrdtr")
@@ -95,8 +97,6 @@ def open_port(
     name = resolve_port(port)
     if flow not in FLOW_CONTROLS:
         raise BadInputError(f"unknown flow control {flow!r}", f"use {', '.join(FLOW_CONTROLS)}")
-    if "://" in name:
-        _register_sim_handler()
     try:
         return serial.serial_for_url(
             name,
@@ -117,6 +117,12 @@ def port_error(name: str, exc: BaseException) -> PortError:
     """Map an exception from opening ``name`` to a :class:`PortError` with a clear next step."""
     kind = _open_failure_kind(exc)
     detail = str(exc) or type(exc).__name__
+    if kind == "url" and _scheme(name) == SIM_SCHEME and "not known" in detail:
+        return PortError(
+            f"{name} is a simulator URL, but the simulator is not loaded in this program",
+            "import xsudo.sim (or call xsudo.sim.register_url_handler()) before opening "
+            "sim:// ports; the xsudo command line does this itself",
+        )
     if kind == "url":
         return PortError(
             f"{name} is not a port or URL pyserial can open ({detail})",
@@ -137,6 +143,11 @@ def port_error(name: str, exc: BaseException) -> PortError:
     if kind == "denied":
         return PortError(f"permission denied opening {name}", _permission_hint())
     return PortError(f"cannot open port {name}: {detail}", "check the port and retry")
+
+
+def _scheme(name: str) -> str:
+    """The URL scheme of ``name`` in lower case (as pyserial matches it), else ``""``."""
+    return name.split("://", 1)[0].lower() if "://" in name else ""
 
 
 def port_holders(path: str) -> list[str]:

@@ -1,12 +1,11 @@
-"""Auditing signed lines: offline verification and diagnosis of ``AT%XSUDO`` lines.
+"""The audit log: a hash-chained record of signatures and device writes, and its checkpoints.
 
-``verify_line(raw, public_key) -> Verdict`` checks a line the way the modem would and, when
-it fails, finds out what the signer actually signed (see :mod:`xsudo.audit.verify`).
+* :mod:`xsudo.audit.log` - :class:`~xsudo.audit.log.AuditLog`, the append-only JSON-lines
+  log, and its chain check;
+* :mod:`xsudo.audit.checkpoint` - signed checkpoints of the log's head, kept off the machine.
+
+Checking a signed ``AT%XSUDO`` line offline (why a modem answered ``+CME ERROR: 520``) is not
+here: see :mod:`xsudo.diagnose`.
 """
 
 from __future__ import annotations
-
-from xsudo.audit.diagnosis import CODES, WARNING_CODES
-from xsudo.audit.verify import Verdict, verify_line
-
-__all__ = ["CODES", "WARNING_CODES", "Verdict", "verify_line"]

@@ -9,6 +9,11 @@ import click
 from xsudo import __version__, hardening
 from xsudo.cli.context import AppContext
 from xsudo.paths import resolve_home
+from xsudo.sim import register_url_handler
+
+# sim:// ports: the AT layer never imports the simulator, so the application registers its
+# pyserial URL handler where it is assembled (idempotent; importing xsudo.sim already did).
+register_url_handler()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

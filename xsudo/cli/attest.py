@@ -6,10 +6,10 @@ from pathlib import Path
 
 import click
 
-from xsudo.cli.deviceopts import Connection, open_session, port_options
+from xsudo.cli.deviceopts import Connection, open_device, port_options
 from xsudo.cli.keygen import identity_key_option, load_identity_file, signature_line
 from xsudo.cli.output import emit, emit_json, json_option, warn
-from xsudo.provision.attest import parse_challenge, read_attestation
+from xsudo.provision.attest import parse_challenge
 
 
 @click.command()
@@ -34,8 +34,8 @@ def attest(
     """
     nonce = parse_challenge(challenge) if challenge is not None else None
     verifier = load_identity_file(identity_key)
-    with open_session(connection) as session:
-        token = read_attestation(session.modem, nonce)
+    with open_device(connection) as dev:
+        token = dev.attest(nonce)
     check = token.verify(verifier)
     if as_json:
         data = token.to_json()

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import click
 
+from xsudo.ca import cert_pem, check_name_text, make_ca_with_signer
 from xsudo.cli.keyopts import key_store, passphrase_file_option, store_option
 from xsudo.cli.output import emit, emit_block, emit_json, json_option, note, warn
 from xsudo.errors import BadInputError, OperationFailed
-from xsudo.pki import cert_pem, check_name_text, make_ca_with_signer
 
 
 @click.group()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -12,13 +11,12 @@ from typing import Any, TypeVar
 import click
 from rich.table import Table
 
-from xsudo.at.modem import CredentialEntry
 from xsudo.cli.deviceopts import (
     AuthRequest,
     Connection,
     auth_options,
     auth_settings,
-    open_session,
+    open_device,
     port_options,
     tag_option,
 )
@@ -34,22 +32,19 @@ from xsudo.cli.output import (
     stdout_console,
     warn,
 )
-from xsudo.command import AtCommand
 from xsudo.content import (
     XSUDO_MAX_OVERHEAD,
     CredType,
     Preflight,
     cred_type_label,
-    match_convention,
-    normalise_sha,
     parse_cred_type,
     preflight,
-    redacted,
-    reserved_tag_name,
 )
-from xsudo.errors import BadInputError, DeviceError, XsudoError
+from xsudo.device import Credential
+from xsudo.errors import BadInputError, XsudoError
 from xsudo.fileio import SECRET_FILE_LIMIT, read_input
-from xsudo.provision.writer import CredentialWriter, CredResult
+from xsudo.provision.dryrun import dry_run
+from xsudo.provision.writer import CredResult
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -88,21 +83,10 @@ def list_(
     as_json: bool,
 ) -> None:
     """List stored credentials with their SHA-256 (read-only: CFUN is not changed)."""
-    type_id = int(parse_cred_type(cred_type, writable_only=False)) if cred_type else None
-    if type_id is not None and tag is None:
+    if cred_type is not None and tag is None:
         raise BadInputError("--type needs --tag (the modem's list parameters nest)")
-    with open_session(connection) as session:
-        entries = session.modem.cmng_list(tag, type_id)
-    rows: list[dict[str, Any]] = [
-        {
-            "tag": e.tag,
-            "type": cred_type_label(e.type),
-            "type_id": e.type,
-            "sha": e.sha,
-            "reserved": reserved_tag_name(e.tag) if e.reserved else None,
-        }
-        for e in entries
-    ]
+    with open_device(connection) as dev:
+        rows = [c.to_json() for c in dev.list_credentials(tag, cred_type)]
     if as_json:
         emit_json(rows)
         return
@@ -173,35 +157,20 @@ def _refuse(result: CredResult) -> int:
     return 1
 
 
-def _dry_run(
-    item: Preflight,
-    auth: AuthRequest,
-    password: str | None,
-) -> None:
-    """Print the exact wire lines (secrets redacted), data_len and the SHA to expect.
-
-    Nothing is signed: a dry run must not leave a sendable signed line behind (it would be
-    replayable, and no audit record would account for it). The signature's place is shown.
-    """
-    command = AtCommand.set(
-        "%CMNG", 0, item.tag, int(item.cred_type), item.content.decode("ascii"), password
+def _dry_run(item: Preflight, auth: AuthRequest, password: str | None) -> None:
+    """Print :func:`xsudo.provision.dryrun.dry_run`: the wire lines (secrets redacted, the
+    signature's place shown: nothing is signed), data_len and the SHA to expect."""
+    plan = dry_run(
+        item, password=password, key_name=auth.key_name if auth.signs else None, slot=auth.slot
     )
-    body = command.body()
-    display = body.decode("ascii").replace(
-        item.content.decode("ascii"), redacted(item.content, item.cred_type)
-    )
-    if password:
-        display = display.replace(f'"{password}"', '"<password redacted>"')
     note("dry run: nothing is sent, nothing is signed")
-    emit(f"plain line:  AT{display}")
-    if auth.signs:
-        slot_part = "" if auth.slot is None else f",{auth.slot}"
-        signer = f"<signature by {auth.key_name}>"
-        emit(f'xsudo line:  AT%XSUDO={len(body)},"{signer}"{slot_part};{display}')
-        emit(f"data_len:    {len(body)}")
-        emit(f"signed SHA:  {hashlib.sha256(body).hexdigest()}")
-    emit(f"content:     {len(item.content)} bytes")
-    emit(f"modem SHA:   {item.sha}")
+    emit(f"plain line:  {plan.plain_line}")
+    if plan.xsudo_line is not None:
+        emit(f"xsudo line:  {plan.xsudo_line}")
+        emit(f"data_len:    {plan.data_len}")
+        emit(f"signed SHA:  {plan.signed_sha256}")
+    emit(f"content:     {plan.content_bytes} bytes")
+    emit(f"modem SHA:   {plan.modem_sha}")
     if auth.mode == "auto" and auth.signs:
         note("with --auth auto the XSUDO line is used when the modem holds the key's public key")
 
@@ -245,8 +214,8 @@ def write(
         _dry_run(item, auth, password)
         return
     settings = auth_settings(auth, passphrase_file)
-    with open_session(connection, settings) as session, outcome_on_error(as_json):
-        result = CredentialWriter(session).write(item, replace=replace, password=password)
+    with open_device(connection, settings, passphrase_file) as dev, outcome_on_error(as_json):
+        result = dev.write_credential(tag, kind, item, replace=replace, password=password)
     _show_result(result, as_json)
 
 
@@ -291,28 +260,11 @@ def delete(
             raise BadInputError("deleting needs confirmation", "pass --yes to delete unasked")
         click.confirm(f"delete tag {tag} {cred_type_label(kind)} from the modem?", abort=True)
     settings = auth_settings(auth, passphrase_file)
-    with open_session(connection, settings) as session, outcome_on_error(as_json):
-        result = CredentialWriter(session).delete(tag, int(kind))
+    with open_device(connection, settings, passphrase_file) as dev, outcome_on_error(as_json):
+        result = dev.delete_credential(tag, kind)
     if result.action == "absent":
         warn(f"nothing stored at tag {tag} {cred_type_label(kind)}; nothing deleted")
     _show_result(result, as_json)
-
-
-XPMNG_KEY_TYPE = 5
-XPMNG_SLOTS = range(10)
-
-
-def _kept_reason(entry: CredentialEntry) -> str | None:
-    """Why ``delete --all`` leaves ``entry`` alone, or ``None`` when it deletes it."""
-    if entry.reserved:
-        return f"reserved ({reserved_tag_name(entry.tag)})"
-    if entry.type == XPMNG_KEY_TYPE and entry.tag in XPMNG_SLOTS:
-        return "the %XSUDO public key of slot " + str(entry.tag) + " (delete it by name)"
-    return None
-
-
-def _entry_json(entry: CredentialEntry, **extra: Any) -> dict[str, Any]:
-    return {"tag": entry.tag, "type": cred_type_label(entry.type), "type_id": entry.type, **extra}
 
 
 def _delete_all(
@@ -324,8 +276,7 @@ def _delete_all(
     as_json: bool,
     passphrase_file: Path | None,
 ) -> None:
-    """``delete --all``: list, keep reserved and XPMNG entries, delete the rest one by one
-    through :meth:`CredentialWriter.delete` (same policy, audit and verification)."""
+    """``delete --all``: :meth:`xsudo.device.Device.delete_all`, asking first on a terminal."""
     if cred_type is not None:
         raise BadInputError(
             "--all deletes every type; it takes no --type",
@@ -333,39 +284,19 @@ def _delete_all(
         )
     if not yes and not sys.stdin.isatty():
         raise BadInputError("deleting needs confirmation", "pass --yes to delete unasked")
-    settings = auth_settings(auth, passphrase_file)
-    deleted: list[dict[str, Any]] = []
-    failed: list[dict[str, Any]] = []
-    stopped: XsudoError | None = None
-    with open_session(connection, settings) as session:
-        entries = session.modem.cmng_list(tag)
-        kept = [(e, reason) for e in entries if (reason := _kept_reason(e)) is not None]
-        doomed = [e for e in entries if _kept_reason(e) is None]
-        if doomed and not yes:
-            listed = ", ".join(f"{e.tag}/{cred_type_label(e.type)}" for e in doomed)
+
+    def confirm(doomed: list[Credential]) -> None:
+        if not yes:
+            listed = ", ".join(f"{c.tag}/{c.type_label}" for c in doomed)
             click.confirm(f"delete {len(doomed)} credentials ({listed})?", abort=True, err=True)
-        writer = CredentialWriter(session)
-        for index, entry in enumerate(doomed):
-            try:
-                deleted.append(writer.delete(entry.tag, entry.type).to_json())
-            except XsudoError as exc:
-                landed = (exc.outcome or {}).get("landed")
-                failed.append(_entry_json(entry, error=str(exc), landed=landed))
-                if isinstance(exc, DeviceError) or session.signed_sent:
-                    stopped = exc  # a broken link, or a refused signed line: stop here
-                    failed += [_entry_json(e, error="not attempted") for e in doomed[index + 1 :]]
-                    break
-        head = session.audit.head() if session.audit is not None else None
-    summary: dict[str, Any] = {
-        "deleted": deleted,
-        "kept": [_entry_json(e, reason=reason) for e, reason in kept],
-        "failed": failed,
-        "audit_head": head.to_json() if head is not None else None,
-    }
-    _show_bulk(summary, as_json, tag)
-    if stopped is not None:
-        raise stopped
-    if failed:
+
+    settings = auth_settings(auth, passphrase_file)
+    with open_device(connection, settings, passphrase_file) as dev:
+        bulk = dev.delete_all(tag, confirm=confirm)
+    _show_bulk(bulk.to_json(), as_json, tag)
+    if bulk.error is not None:
+        raise bulk.error
+    if bulk.failed:
         raise click.exceptions.Exit(1)
 
 
@@ -403,21 +334,12 @@ def check(
     convention that matches: canonical, stripped (trailing newline removed), crlf, ..."""
     kind = parse_cred_type(cred_type, writable_only=False)
     raw = read_file(file, "credential file")
-    with open_session(connection) as session:
-        entries = [e for e in session.modem.cmng_list(tag, int(kind)) if e.type == int(kind)]
-    device_sha = normalise_sha(entries[0].sha) if entries and entries[0].sha else None
-    convention = match_convention(raw, kind, device_sha) if device_sha else None
-    report = {
-        "tag": tag,
-        "type": cred_type_label(kind),
-        "stored": bool(entries),
-        "device_sha": device_sha,
-        "matches": convention is not None,
-        "convention": convention,
-    }
+    with open_device(connection) as dev:
+        found = dev.check_credential(tag, kind, raw)
+    convention, device_sha = found.convention, found.device_sha
     if as_json:
-        emit_json(report)
-    elif not entries:
+        emit_json(found.to_json())
+    elif not found.stored:
         emit(f"absent: nothing stored at tag {tag} {cred_type_label(kind)}")
     elif convention:
         emit(f"matches: the modem holds {file.name} ({convention} convention), SHA {device_sha}")

@@ -19,11 +19,12 @@ from rich.console import Console
 
 from xsudo.at.modem import Modem
 from xsudo.audit.log import AuditLog
+from xsudo.ca import cert_pem
 from xsudo.cli.output import stdout_console
 from xsudo.content import CredType, preflight
 from xsudo.errors import XsudoError
 from xsudo.keys import KeyStore, PassphraseSource
-from xsudo.pki import cert_pem, issue_client_cert, make_ca, new_ec_key, private_key_pem
+from xsudo.labpki import issue_client_cert, make_ca, new_ec_key, private_key_pem
 from xsudo.provision.keyslots import upload_key
 from xsudo.provision.policy import AuthenticationRequired, AuthSettings
 from xsudo.provision.session import DeviceSession

@@ -6,29 +6,17 @@ from pathlib import Path
 
 import click
 
-from xsudo.cli.deviceopts import (
-    AuthRequest,
-    Connection,
-    audit_head,
-    auth_settings,
-    open_session,
-    port_options,
-)
+from xsudo.cli.deviceopts import AuthRequest, Connection, auth_settings, open_device, port_options
 from xsudo.cli.keyopts import key_store, passphrase_file_option
 from xsudo.cli.output import emit, emit_json, json_option, note
-from xsudo.keys import KeyStore
-from xsudo.provision.keyslots import probe_auth, read_slots, upload_key
+from xsudo.cli.params import SLOT
+from xsudo.device import DeviceInfo
 from xsudo.provision.policy import AUTH_MODES, AuthMode, AuthSettings
-from xsudo.signing import Signer
 
 
 @click.group()
 def device() -> None:
     """Inspect a modem and manage its XSUDO public keys (AT%XPMNG)."""
-
-
-def _local_fingerprints(store: KeyStore) -> dict[str, str]:
-    return {record.fingerprint: record.name for record in store.list()}
 
 
 @device.command()
@@ -40,7 +28,7 @@ def _local_fingerprints(store: KeyStore) -> dict[str, str]:
     default=None,
     help="Also check that a command signed with this key is accepted.",
 )
-@click.option("--slot", type=click.IntRange(0, 9), default=None, help="Slot for --key.")
+@click.option("--slot", type=SLOT, default=None, help="Slot for --key.")
 @json_option
 @passphrase_file_option
 def info(
@@ -51,36 +39,24 @@ def info(
     passphrase_file: Path | None,
 ) -> None:
     """Identity, CFUN, XPMNG slots and whether authenticated access works (read-only)."""
-    store = key_store(passphrase_file)
     settings = auth_settings(AuthRequest("auto", key_name, slot), passphrase_file)
-    with open_session(connection, settings) as session:
-        identity = session.ensure_identity()
-        cfun = session.modem.cfun()
-        slots = read_slots(session.modem, _local_fingerprints(store))
-        probe = probe_auth(session) if slots is not None else None
-        head = audit_head(session)
-    report = {
-        "imei": identity.imei,
-        "model": identity.model,
-        "mfw": identity.mfw,
-        "family": identity.family,
-        "uuid": identity.uuid,
-        "cfun": cfun,
-        "xpmng_supported": slots is not None,
-        "slots": [s.to_json() for s in slots or []],
-        "authenticated_access": probe.to_json() if probe else None,
-        "audit_head": head,
-    }
+    with open_device(connection, settings, passphrase_file) as dev:
+        info = dev.info()
     if as_json:
-        emit_json(report)
+        emit_json(info.to_json())
         return
+    _show_info(info)
+
+
+def _show_info(info: DeviceInfo) -> None:
+    identity, slots, probe = info.identity, info.slots, info.probe
     for label, value in (
         ("imei", identity.imei),
         ("model", identity.model),
         ("firmware", identity.mfw),
         ("family", identity.family),
         ("uuid", identity.uuid),
-        ("cfun", cfun),
+        ("cfun", info.cfun),
     ):
         emit(f"{label + ':':<13}{value if value is not None else '-'}")
     if slots is None:
@@ -98,7 +74,7 @@ def info(
 @device.command("upload-key")
 @port_options
 @click.option("--key", "key_name", required=True, envvar="XSUDO_KEY", help="Key to upload.")
-@click.option("--slot", type=click.IntRange(0, 9), default=0, show_default=True)
+@click.option("--slot", type=SLOT, default=0, show_default=True)
 @click.option("--replace", is_flag=True, help="Replace a different key already in the slot.")
 @click.option(
     "--auth",
@@ -123,18 +99,9 @@ def upload_key_command(
 
     With --replace a different key in the slot is deleted first (AT%CMNG=3,<slot>,5),
     under the --auth policy."""
-    store = key_store(passphrase_file)
-    public_key = store.public_key(key_name)
-    by_fingerprint = _local_fingerprints(store)
-
-    def signer_for(fingerprint: str) -> Signer | None:
-        name = by_fingerprint.get(fingerprint)
-        return store.signer(name) if name else None
-
-    with open_session(connection, AuthSettings(auth, None, slot)) as session:
-        result = upload_key(
-            session, key_name, public_key, slot, replace=replace, signer_for=signer_for
-        )
+    public_key = key_store(passphrase_file).public_key(key_name)
+    with open_device(connection, AuthSettings(auth, None, slot), passphrase_file) as dev:
+        result = dev.upload_key(slot, public_key=public_key, name=key_name, replace=replace)
     if as_json:
         emit_json(result.to_json())
         return

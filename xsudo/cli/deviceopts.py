@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import functools
-import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,19 +12,18 @@ from typing import Any, TypeVar, cast
 
 import click
 
+from xsudo.api import connect
 from xsudo.at.channel import ChannelOptions
 from xsudo.at.cmdtype import CMD_TYPE_ENV, CMD_TYPES
-from xsudo.at.modem import Modem
 from xsudo.at.shell import DEFAULT_SHELL_BUFFER
-from xsudo.at.transport import AUTO_PORT, FLOW_CONTROLS
-from xsudo.audit.log import AuditLog
+from xsudo.at.transport import FLOW_CONTROLS
 from xsudo.cli.context import app_context
 from xsudo.cli.keyopts import key_store
 from xsudo.cli.output import note
-from xsudo.errors import BadInputError
-from xsudo.ports import at_port_candidates, choose_auto_port, list_serial_ports
+from xsudo.cli.params import SEC_TAG, SLOT
+from xsudo.device import Device
+from xsudo.ports import SerialPort, at_port_candidates, choose_auto_port
 from xsudo.provision.policy import AUTH_MODES, AuthMode, AuthSettings
-from xsudo.provision.session import DeviceSession
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -105,7 +103,6 @@ def port_options(func: F) -> F:
     wrapped = _connection_flags(wrapped)
     return click.option(
         "--port",
-        envvar="XSUDO_PORT",
         default=None,
         help="Serial port or pyserial URL (/dev/ttyACM0, COM3, socket://host:port, "
         "sim://?profile=locked), or auto (the connected nRF91 kit's AT port, see "
@@ -160,9 +157,7 @@ def auth_options(func: F) -> F:
         lambda auth, key_name, slot: AuthRequest(auth, key_name, slot),
         "auth",
     )
-    func = click.option(
-        "--slot", type=click.IntRange(0, 9), default=None, help="XPMNG key slot (default 0)."
-    )(func)
+    func = click.option("--slot", type=SLOT, default=None, help="XPMNG key slot (default 0).")(func)
     func = click.option(
         "--key",
         "key_name",
@@ -180,32 +175,12 @@ def auth_options(func: F) -> F:
 
 
 def tag_option(required: bool = True) -> Callable[[F], F]:
-    return click.option(
-        "--tag", type=click.IntRange(0, 4294967295), required=required, help="sec_tag."
-    )
+    return click.option("--tag", type=SEC_TAG, required=required, help="sec_tag.")
 
 
-def resolve_port(port: str | None) -> str:
-    """The port to open, or a usage error saying how to choose one.
-
-    ``auto`` picks the AT port of the one nRF91 kit connected; with several kits it asks
-    on a terminal and otherwise fails naming them (:func:`xsudo.ports.choose_auto_port`).
-    """
-    chosen = port or os.environ.get("XSUDO_PORT")
-    if not chosen:
-        raise BadInputError(
-            "no port given",
-            "use --port /dev/ttyACM0 (or COM3, socket://..., sim://, auto) or set XSUDO_PORT",
-        )
-    if chosen.strip().lower() == AUTO_PORT:
-        return auto_port()
-    return chosen
-
-
-def auto_port() -> str:
-    """The nRF91 kit's AT port for ``--port auto`` (asks only when there is a real choice
-    and a terminal)."""
-    ports = list_serial_ports()
+def choose_kit(ports: Sequence[SerialPort]) -> str:
+    """``--port auto``: the nRF91 kit's AT port; asks only when there is a real choice and
+    a terminal, and says which port it took."""
     candidates = at_port_candidates(ports)
     if len(candidates) > 1 and sys.stdin.isatty():
         for number, candidate in enumerate(candidates, 1):
@@ -232,28 +207,28 @@ def auth_settings(request: AuthRequest, passphrase_file: Path | None) -> AuthSet
     return AuthSettings(request.mode, signer, request.slot)
 
 
-def audit_head(session: DeviceSession) -> dict[str, Any] | None:
-    """The audit log's head as ``--json`` results carry it (``{"seq": N, "hash": ...}``)."""
-    head = session.audit.head() if session.audit is not None else None
-    return head.to_json() if head is not None else None
-
-
-def audit_log() -> AuditLog:
-    return AuditLog.in_home(app_context().ensure_home())
-
-
 @contextmanager
-def open_session(
-    connection: Connection, settings: AuthSettings | None = None
-) -> Iterator[DeviceSession]:
-    """Open the modem and yield a session with identity read and the audit log attached.
-
-    The audit log is checked first: no device is touched when it cannot take a record."""
-    log = audit_log()
-    log.check_appendable()
-    with Modem.open(resolve_port(connection.port), **connection.channel_options()) as modem:
-        if modem.channel.cmd_type == "shell":
-            note(f"talking to the Zephyr shell's at command on {modem.channel.port_name}")
-        session = DeviceSession(modem, settings or AuthSettings("never"), log)
-        session.ensure_identity()
-        yield session
+def open_device(
+    connection: Connection,
+    settings: AuthSettings | None = None,
+    passphrase_file: Path | None = None,
+) -> Iterator[Device]:
+    """:func:`xsudo.connect` with this command's options: the home's audit log (checked
+    before the port is opened), its key store, and the connection settings."""
+    settings = settings or AuthSettings("never")
+    home = app_context().ensure_home()
+    device = connect(
+        connection.port,
+        key=settings.signer,
+        auth=settings.mode,
+        slot=settings.slot,
+        home=home,
+        store=key_store(passphrase_file),
+        choose_port=choose_kit,
+        **connection.channel_options(),
+    )
+    with device:
+        channel = device.modem.channel
+        if channel.cmd_type == "shell":
+            note(f"talking to the Zephyr shell's at command on {channel.port_name}")
+        yield device

@@ -12,13 +12,14 @@ from typing import Any, TypeVar
 import click
 from cryptography import x509
 
+from xsudo.audit.log import AuditHead
+from xsudo.ca import CertificateAuthority, load_certificate, open_ca
 from xsudo.cli.deviceopts import (
     AuthRequest,
     Connection,
-    audit_head,
     auth_options,
     auth_settings,
-    open_session,
+    open_device,
     port_options,
     tag_option,
 )
@@ -27,8 +28,7 @@ from xsudo.cli.keyopts import key_store, passphrase_file_option
 from xsudo.cli.output import emit, emit_json, file_option, json_option, note, warn
 from xsudo.crypto import PublicKey
 from xsudo.errors import BadInputError, OperationFailed
-from xsudo.pki import CertificateAuthority, load_certificate, open_ca
-from xsudo.provision.keygen import CN_SOURCES, CnSource, KeyGenerator, KeygenOutcome
+from xsudo.provision.keygen import CN_SOURCES, CnSource, KeygenOutcome
 from xsudo.provision.onboarding import (
     DEFAULT_FW_TYPES,
     append_rows,
@@ -142,14 +142,14 @@ def keygen(
     verifier = load_identity_file(identity_key)
     check_output_path(csr_out, "the CSR")
     settings = auth_settings(auth, passphrase_file)
-    with open_session(connection, settings) as session:
-        outcome = KeyGenerator(session, verifier).generate(tag, attributes, replace=replace)
-        head = audit_head(session)
+    with open_device(connection, settings, passphrase_file) as dev:
+        outcome = dev.keygen(tag, attributes, replace=replace, identity_key=verifier)
+        head = dev.audit_head
     if csr_out is not None:
         save_csr(outcome, csr_out)
     if as_json:
         csr_path = str(csr_out) if csr_out else None
-        emit_json({**outcome.to_json(), "csr_out": csr_path, "audit_head": head})
+        emit_json({**outcome.to_json(), "csr_out": csr_path, "audit_head": _head(head)})
     else:
         show_keygen(outcome)
 
@@ -250,11 +250,17 @@ def issue(
         check_output_path(path, what)
     authority = open_ca_files(ca_cert, ca_key, ca_passphrase_file or passphrase_file)
     settings = auth_settings(auth, passphrase_file)
-    with open_session(connection, settings) as session:
-        outcome = KeyGenerator(session, verifier).issue(
-            tag, authority, days=days, cn_from=cn_from, attributes=attributes, replace=replace
+    with open_device(connection, settings, passphrase_file) as dev:
+        outcome = dev.issue(
+            tag,
+            authority,
+            days=days,
+            cn_from=cn_from,
+            attributes=attributes,
+            replace=replace,
+            identity_key=verifier,
         )
-        head = audit_head(session)
+        head = dev.audit_head
     if csr_out is not None:
         save_csr(outcome.keygen, csr_out)
     if cert_out is not None:
@@ -267,7 +273,7 @@ def issue(
         append_rows(onboarding_csv, [row])
         note(f"added device {row.device_id} to {onboarding_csv}")
     if as_json:
-        emit_json({**outcome.to_json(), "audit_head": head})
+        emit_json({**outcome.to_json(), "audit_head": _head(head)})
         return
     show_keygen(outcome.keygen)
     _show_certificate(outcome.certificate, outcome.written.sha, outcome.written.action)
@@ -278,3 +284,7 @@ def _show_certificate(cert: x509.Certificate, sha: str | None, action: str) -> N
     emit(f"serial:       {format(cert.serial_number, 'x')}")
     emit(f"not after:    {cert.not_valid_after_utc:%Y-%m-%d %H:%M:%S}Z")
     emit(f"{action}: client certificate, modem SHA {sha}")
+
+
+def _head(head: AuditHead | None) -> dict[str, Any] | None:
+    return head.to_json() if head is not None else None

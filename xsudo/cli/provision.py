@@ -4,27 +4,26 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
 from pathlib import Path
 
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+from xsudo import api
+from xsudo.cli.context import app_context
 from xsudo.cli.deviceopts import (
     AuthRequest,
     Connection,
-    audit_log,
     auth_settings,
     connection_options,
 )
 from xsudo.cli.keyopts import key_store, passphrase_file_option
 from xsudo.cli.output import emit_json, file_option, note, warn
 from xsudo.errors import BadInputError
-from xsudo.provision.fleet import DeviceReport, run_fleet
+from xsudo.provision.fleet import DeviceReport
 from xsudo.provision.manifest import Manifest, load_manifest
 from xsudo.provision.policy import AUTH_MODES, AuthMode, AuthSettings
-from xsudo.signing import Signer
 
 
 @click.command()
@@ -66,9 +65,8 @@ def provision(
     for name in loaded.unknown_keys:
         warn(f"{manifest}: unknown key {name!r} ignored")
     request = AuthRequest(auth or loaded.auth, key_name or loaded.key, loaded.slot)
-    settings = auth_settings(request, passphrase_file)
-    signer_for = key_store(passphrase_file).signer
-    reports = _run_with_progress(loaded, list(ports), settings, connection, signer_for)
+    settings = auth_settings(request, passphrase_file)  # the key is unlocked before any port
+    reports = _run_with_progress(loaded, list(ports), settings, connection, passphrase_file)
     lines = [json.dumps(r.to_json(), sort_keys=True) for r in reports]
     if report is not None:
         try:
@@ -91,7 +89,7 @@ def _run_with_progress(
     ports: list[str],
     settings: AuthSettings,
     connection: Connection,
-    signer_for: Callable[[str], Signer],
+    passphrase_file: Path | None,
 ) -> list[DeviceReport]:
     lock = threading.Lock()
     with Progress(
@@ -110,12 +108,13 @@ def _run_with_progress(
             with lock:
                 bar.update(tasks[port], completed=done, total=total, status=status)
 
-        return run_fleet(
+        return api.provision(
             loaded,
             ports,
-            settings,
-            audit_log(),
-            channel=connection.channel_options(),
+            key=settings.signer,
+            auth=settings.mode,
+            home=app_context().ensure_home(),
+            store=key_store(passphrase_file),
             progress=progress,
-            signer_for=signer_for,
+            **connection.channel_options(),
         )

@@ -11,6 +11,7 @@ from xsudo.cli.context import app_context
 from xsudo.cli.inputs import read_file
 from xsudo.cli.keyopts import key_store, passphrase_file_option
 from xsudo.cli.output import emit_exact, emit_json, file_option, note, warn
+from xsudo.cli.params import SLOT
 from xsudo.command import has_literal_newline_escape, strip_at_prefix, strip_one_terminator
 from xsudo.encoding import ENCODING_NAMES, Encoding
 from xsudo.errors import BadInputError
@@ -53,7 +54,7 @@ def read_body(body: str | None, body_file: Path | None) -> bytes:
     show_default=True,
     help="Signature encoding: DER (Nordic's recipe) or raw 64-byte r||s.",
 )
-@click.option("--slot", type=click.IntRange(0, 9), default=None, help="XPMNG key slot (0-9).")
+@click.option("--slot", type=SLOT, default=None, help="XPMNG key slot (0-9).")
 @file_option(
     "--body-file",
     help="Read the exact body bytes from FILE (one trailing line terminator is dropped).",

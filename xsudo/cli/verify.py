@@ -13,11 +13,11 @@ from pathlib import Path
 
 import click
 
-from xsudo.audit.verify import Verdict, verify_line
 from xsudo.cli.context import app_context
 from xsudo.cli.inputs import read_file
 from xsudo.cli.output import emit, emit_json, note, warn
 from xsudo.crypto import PublicKey, load_public_key
+from xsudo.diagnose import Verdict, verify_line
 from xsudo.errors import BadInputError
 from xsudo.fileio import LINE_FILE_LIMIT, read_stream
 

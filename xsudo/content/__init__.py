@@ -27,7 +27,6 @@ from xsudo.content.preflight import Preflight, preflight
 from xsudo.content.types import (
     MAX_TAG,
     MAX_WRITABLE_TAG,
-    TLS_DECRYPT_TAGS,
     WRITABLE_TYPES,
     ContentError,
     ContentTooLargeError,
@@ -41,6 +40,7 @@ from xsudo.content.types import (
     reserved_tag_name,
 )
 from xsudo.content.validate import MAX_PASSWORD_CHARS, check_characters, check_password, validate
+from xsudo.limits import TLS_DECRYPT_TAGS
 
 __all__ = [
     "CONVENTIONS",

@@ -1,18 +1,21 @@
 """Whether a credential write fits on one AT line, with or without the XSUDO wrapper.
 
 The modem's AT interface (at_host, at_client) takes at most 4095 bytes per line
-(:data:`xsudo.command.MAX_LINE_BYTES`). :func:`cmng_write_body` renders the write exactly
-as it will be sent (through :class:`xsudo.command.AtCommand`), and :func:`xsudo_overhead`
+(:data:`xsudo.limits.MAX_COMMAND_LINE_BYTES`). :func:`cmng_write_body` renders the write
+exactly as it will be sent (the writer's own builder, :func:`xsudo.at.commands.cmng_write`),
+and :func:`xsudo_overhead`
 gives the exact extra bytes an ``AT%XSUDO`` wrapper adds, from :class:`xsudo.command.XsudoLine`
 itself, so nothing here is an estimate.
 """
 
 from __future__ import annotations
 
-from xsudo.command import MAX_LINE_BYTES, XSUDO_SLOTS, AtCommand, XsudoLine
+from xsudo.at import commands
+from xsudo.command import XsudoLine
 from xsudo.content.types import ContentError, ContentTooLargeError, CredType
 from xsudo.crypto import P256_ORDER
 from xsudo.encoding import b64encode, encode_der
+from xsudo.limits import MAX_COMMAND_LINE_BYTES, XPMNG_SLOTS
 
 MAX_DER_SIGNATURE_BYTES = len(encode_der(P256_ORDER - 1, P256_ORDER - 1))
 """Longest DER ECDSA-Sig-Value for P-256 (72 bytes: both integers 33 bytes)."""
@@ -28,19 +31,16 @@ def cmng_write_body(
     """The ``%CMNG=0,<tag>,<type>,"<content>"[,"<passwd>"]`` body (no ``AT``) as sent.
 
     This is also exactly what an XSUDO signature covers. Raises :class:`ContentError` for
-    content that is not ASCII, and :class:`xsudo.errors.CommandTextError` for text the modem
-    cannot take.
+    content that is not ASCII, :class:`xsudo.errors.CommandTextError` for text the modem
+    cannot take, and :class:`xsudo.errors.BadInputError` for what
+    :func:`xsudo.at.commands.cmng_write` refuses (empty content, a sec_tag outside
+    0-4294967295).
     """
-    try:
-        text = content.decode("ascii")
-    except UnicodeDecodeError:
+    if not content.isascii():
         raise ContentError(
             "non-ascii", f"{cred_type.label} content is not ASCII", "validate it first"
-        ) from None
-    params: tuple[int | str, ...] = (0, tag, int(cred_type), text)
-    if password is not None:
-        params += (password,)
-    return AtCommand.set("%CMNG", *params).body()
+        )
+    return commands.cmng_write(tag, cred_type, content, password).body()
 
 
 def xsudo_overhead(
@@ -55,7 +55,7 @@ def xsudo_overhead(
     return len(prefix) - len(b"AT")
 
 
-XSUDO_MAX_OVERHEAD = xsudo_overhead(MAX_LINE_BYTES, slot=max(XSUDO_SLOTS))
+XSUDO_MAX_OVERHEAD = xsudo_overhead(MAX_COMMAND_LINE_BYTES, slot=max(XPMNG_SLOTS))
 """Worst case: 4-digit data_len, 96-character DER signature, a slot (113 bytes)."""
 
 
@@ -75,17 +75,17 @@ def check_fits(
     """
     body = cmng_write_body(content, tag, cred_type, password)
     line_bytes = len(b"AT") + len(body) + extra_overhead
-    if line_bytes <= MAX_LINE_BYTES:
+    if line_bytes <= MAX_COMMAND_LINE_BYTES:
         return line_bytes
-    budget = MAX_LINE_BYTES - (line_bytes - len(content))
+    budget = MAX_COMMAND_LINE_BYTES - (line_bytes - len(content))
     wrapper = f" with the {extra_overhead}-byte XSUDO wrapper" if extra_overhead else ""
     raise ContentTooLargeError(
         f"{cred_type.label} content is {len(content)} bytes, so the AT%CMNG write line is "
         f"{line_bytes} bytes{wrapper}; the modem's AT interface takes at most "
-        f"{MAX_LINE_BYTES} (about 4 kB), which leaves {max(budget, 0)} bytes for content",
+        f"{MAX_COMMAND_LINE_BYTES} (about 4 kB), which leaves {max(budget, 0)} bytes for content",
         _too_large_hint(content, cred_type),
         line_bytes=line_bytes,
-        limit=MAX_LINE_BYTES,
+        limit=MAX_COMMAND_LINE_BYTES,
     )
 
 

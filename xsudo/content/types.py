@@ -4,7 +4,7 @@ Type numbers are the modem's ``%CMNG`` ``<type>`` values (nrf91-at.md 1.3). Type
 written by the host; 6 and 8-11 only appear in the modem's listings and have names for
 display. sec_tags 0..2147483647 are writable; everything above is reserved for the modem
 (4294967292-4294967294 hold Nordic's keys, 2147483648-2147483667 are nRF91x1 TLS decrypt
-tags).
+tags). The numbers themselves are in :mod:`xsudo.limits`.
 """
 
 from __future__ import annotations
@@ -13,6 +13,14 @@ from dataclasses import dataclass
 from enum import IntEnum
 
 from xsudo.errors import BadInputError
+from xsudo.limits import (
+    DEVICE_IDENTITY_PUBLIC_KEY_TAG,
+    MAX_SEC_TAG,
+    MAX_USER_SEC_TAG,
+    NORDIC_BASE_PUBLIC_KEY_TAG,
+    NORDIC_IDENTITY_ROOT_CA_TAG,
+    TLS_DECRYPT_TAGS,
+)
 
 
 class ContentError(BadInputError):
@@ -148,16 +156,14 @@ def cred_type_label(value: int) -> str:
         return f"type-{value}"
 
 
-MAX_WRITABLE_TAG = 2_147_483_647
-"""Highest sec_tag a host may write (2^31 - 1)."""
-MAX_TAG = 4_294_967_295
-"""Highest sec_tag the modem lists (2^32 - 1)."""
-TLS_DECRYPT_TAGS = range(2_147_483_648, 2_147_483_668)
-"""nRF91x1 TLS decrypt test tags (``NRF_SEC_TAG_TLS_DECRYPT_0..19``)."""
+MAX_WRITABLE_TAG = MAX_USER_SEC_TAG
+"""Highest sec_tag a host may write (2^31 - 1): :data:`xsudo.limits.MAX_USER_SEC_TAG`."""
+MAX_TAG = MAX_SEC_TAG
+"""Highest sec_tag the modem lists (2^32 - 1): :data:`xsudo.limits.MAX_SEC_TAG`."""
 _NORDIC_TAGS = {
-    4_294_967_292: "Nordic base public key",
-    4_294_967_293: "Nordic identity root CA",
-    4_294_967_294: "device identity public key",
+    NORDIC_BASE_PUBLIC_KEY_TAG: "Nordic base public key",
+    NORDIC_IDENTITY_ROOT_CA_TAG: "Nordic identity root CA",
+    DEVICE_IDENTITY_PUBLIC_KEY_TAG: "device identity public key",
 }
 
 

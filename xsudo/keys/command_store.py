@@ -40,6 +40,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from xsudo.atomic import write_atomic
 from xsudo.crypto import PrivateKey, PublicKey, load_public_key, verify_digest
 from xsudo.encoding import SignatureFormatError, b64decode_strict, decode_any, decode_der
 from xsudo.errors import BadInputError, KeyStoreError
@@ -221,12 +222,8 @@ def run_signer(command: SignerCommand, digest: bytes) -> bytes:
 
 
 def _write_private(path: Path, data: bytes) -> None:
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    fd = os.open(path, flags | getattr(os, "O_BINARY", 0), 0o600)
-    try:
-        os.write(fd, data)
-    finally:
-        os.close(fd)
+    """A new 0600 file in the private temp directory; a scratch file, so not fsynced."""
+    write_atomic(path, data, mode=0o600, replace=False, durable=False)
 
 
 def _child_env() -> dict[str, str]:

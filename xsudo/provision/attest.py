@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 
+from xsudo.at import commands
 from xsudo.at.modem import Modem
 from xsudo.at.parse import (
     ResponseFormatError,
@@ -18,15 +19,15 @@ from xsudo.at.parse import (
     parse_text_value,
 )
 from xsudo.at.results import AtResponse
-from xsudo.command import AtCommand
 from xsudo.errors import BadInputError, ModemError
-from xsudo.tokens import CHALLENGE_BYTES, Attestation, TokenError, decode_attestation
+from xsudo.limits import ATTEST_CHALLENGE_BYTES
+from xsudo.tokens import Attestation, TokenError, decode_attestation
 
 
 def parse_challenge(text: str) -> bytes:
     """``--challenge`` text (32 hex digits) -> 16 bytes; :class:`BadInputError` otherwise."""
     cleaned = text.strip()
-    if len(cleaned) != 2 * CHALLENGE_BYTES:
+    if len(cleaned) != 2 * ATTEST_CHALLENGE_BYTES:
         raise BadInputError(
             f"the challenge is {len(cleaned)} characters; it must be 32 hex digits (16 bytes)"
         )
@@ -49,13 +50,7 @@ def token_text(response: AtResponse, prefix: str) -> str:
 
 def read_attestation(modem: Modem, challenge: bytes | None = None) -> Attestation:
     """Request, decode and check the attestation token (read-only)."""
-    if challenge is None:
-        command = AtCommand.exec("%ATTESTTOKEN")
-    else:
-        if len(challenge) != CHALLENGE_BYTES:
-            raise BadInputError("the challenge must be 16 bytes (32 hex digits)")
-        command = AtCommand.set("%ATTESTTOKEN", challenge.hex())
-    response = modem.command(command)
+    response = modem.command(commands.attesttoken(challenge))
     return decode_attestation(token_text(response, "%ATTESTTOKEN:"), challenge)
 
 
@@ -63,7 +58,7 @@ def read_device_uuid(modem: Modem) -> uuid.UUID:
     """The device UUID: ``%DEVICEUUID`` (nRF91x1), else from the attestation token
     (nRF9160 has no ``%DEVICEUUID``)."""
     try:
-        response = modem.command(AtCommand.exec("%DEVICEUUID"))
+        response = modem.command(commands.deviceuuid())
     except ModemError:
         return read_attestation(modem).message.device_uuid
     lines = response.with_prefix("%DEVICEUUID:")

@@ -26,8 +26,8 @@ from typing import Any
 from xsudo.at.channel import ChannelOptions
 from xsudo.at.modem import Modem, ModemIdentity
 from xsudo.audit.log import AuditLog
+from xsudo.ca import CertificateAuthority
 from xsudo.errors import BadInputError, XsudoError
-from xsudo.pki import CertificateAuthority
 from xsudo.provision.keygen import KeyGenerator
 from xsudo.provision.manifest import (
     Manifest,

@@ -29,11 +29,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 
-from xsudo.command import AtCommand
+from xsudo.at import commands
+from xsudo.ca import CertificateAuthority, cert_pem, issue_from_csr
 from xsudo.content import XSUDO_MAX_OVERHEAD, CredType, check_tag, preflight
 from xsudo.crypto import PublicKey
 from xsudo.errors import BadInputError, OperationFailed, XsudoError
-from xsudo.pki import CertificateAuthority, cert_pem, issue_from_csr
 from xsudo.provision.attest import read_device_uuid, token_text
 from xsudo.provision.offline import offline
 from xsudo.provision.session import DeviceSession
@@ -42,7 +42,7 @@ from xsudo.tokens import KeygenReply, SignatureCheck, TokenError, decode_keygen
 
 CLIENT_KEY = int(CredType.CLIENT_KEY)
 CLIENT_CERT = int(CredType.CLIENT_CERT)
-CSR_FORMAT = 0
+CSR_FORMAT = int(commands.KeygenFormat.CSR)
 KEYGEN_MIN_TIMEOUT = 30.0
 """Seconds to wait for ``%KEYGEN`` at least: generating a key takes the modem a while."""
 
@@ -190,7 +190,7 @@ class KeyGenerator:
         return outcome
 
     def _keygen(self, tag: int, attributes: str | None, previous: str | None) -> KeygenOutcome:
-        command = AtCommand.set("%KEYGEN", tag, CLIENT_KEY, CSR_FORMAT, attributes)
+        command = commands.keygen(tag, CLIENT_KEY, CSR_FORMAT, attributes)
         timeout = max(self.modem.channel.timeout, KEYGEN_MIN_TIMEOUT)
         protected = self.session.run_protected(
             command, tag=tag, cred_type=CLIENT_KEY, timeout=timeout

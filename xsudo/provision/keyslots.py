@@ -14,18 +14,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from xsudo.at import commands
 from xsudo.at.modem import Modem
 from xsudo.audit.log import AuditHead
 from xsudo.command import AtCommand
 from xsudo.crypto import PublicKey, fingerprint, load_public_key, public_key_pem
 from xsudo.errors import BadInputError, ModemError, OperationFailed
+from xsudo.limits import XPMNG_KEY_TYPE, XPMNG_SLOTS
 from xsudo.provision.offline import offline
 from xsudo.provision.policy import AuthenticationRequired, AuthSettings
 from xsudo.provision.session import DeviceSession
 from xsudo.signing import Signer
-
-SLOTS = range(10)
-PUBLIC_KEY_TYPE = 5
 
 
 @dataclass(frozen=True)
@@ -44,7 +43,7 @@ def read_slots(modem: Modem, local: dict[str, str]) -> list[SlotInfo] | None:
     """Every slot that holds a key (``local`` maps fingerprint -> key name), or ``None``
     when the firmware has no ``%XPMNG`` (plain ERROR)."""
     slots = []
-    for slot in SLOTS:
+    for slot in XPMNG_SLOTS:
         try:
             pem = modem.xpmng_read(slot)
         except ModemError as exc:
@@ -118,8 +117,8 @@ def upload_key(
         _prepare_delete(session, slot, held, signer_for)
     with offline(modem):
         if current is not None:
-            delete = AtCommand.set("%CMNG", 3, slot, PUBLIC_KEY_TYPE)
-            session.run_protected(delete, tag=slot, cred_type=PUBLIC_KEY_TYPE)
+            delete = commands.cmng_delete(slot, XPMNG_KEY_TYPE)
+            session.run_protected(delete, tag=slot, cred_type=XPMNG_KEY_TYPE)
         modem.xpmng_write(public_key_pem(public_key).encode("ascii"), slot)
     stored = modem.xpmng_read(slot)
     if stored is None or _fingerprint_of(stored) != wanted:

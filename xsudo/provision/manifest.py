@@ -35,10 +35,11 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
+from xsudo.ca import CertificateAuthority, load_certificate, open_ca
 from xsudo.content import XSUDO_MAX_OVERHEAD, CredType, Preflight, parse_cred_type, preflight
 from xsudo.errors import BadInputError
 from xsudo.fileio import CREDENTIAL_FILE_LIMIT, MANIFEST_LIMIT, read_input
-from xsudo.pki import CertificateAuthority, load_certificate, open_ca
+from xsudo.limits import XPMNG_SLOTS
 from xsudo.provision.keygen import CN_SOURCES, CnSource, check_attributes
 from xsudo.provision.policy import AUTH_MODES, AuthMode
 from xsudo.signing import Signer
@@ -160,8 +161,8 @@ def _auth(value: Any, path: Path) -> AuthMode:
 def _slot(value: Any, path: Path) -> int | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 9:
-        raise ManifestError(f"{path}: [defaults] slot must be 0-9")
+    if isinstance(value, bool) or not isinstance(value, int) or value not in XPMNG_SLOTS:
+        raise ManifestError(f"{path}: [defaults] slot must be 0-{XPMNG_SLOTS.stop - 1}")
     return value
 
 

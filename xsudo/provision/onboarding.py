@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +20,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
+from xsudo.atomic import write_atomic
 from xsudo.errors import BadInputError
 from xsudo.fileio import ONBOARDING_CSV_LIMIT, read_optional_input, show_path
 
@@ -112,14 +111,6 @@ def append_rows(path: Path, rows: Iterable[OnboardingRow]) -> int:
 
 
 def _replace(path: Path, text: str) -> None:
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    """Replace the CSV with ``text`` atomically (mode 0600); an :class:`OSError` leaves the
+    old file as it was."""
+    write_atomic(path, text.encode("utf-8"), mode=0o600)

@@ -22,6 +22,7 @@ Contract (docs/security.md, "Authentication never downgrades"):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Literal
 
 from xsudo.crypto import fingerprint, load_public_key
@@ -30,6 +31,17 @@ from xsudo.signing import Signer
 
 AuthMode = Literal["auto", "required", "never"]
 AUTH_MODES: tuple[AuthMode, ...] = ("auto", "required", "never")
+
+
+class AuthPolicy(StrEnum):
+    """How protected commands are sent: ``auto`` (the module's rule), ``required``
+    (``%XSUDO`` only, fail closed) or ``never`` (plain only). Compares equal to its string."""
+
+    AUTO = "auto"
+    REQUIRED = "required"
+    NEVER = "never"
+
+
 Method = Literal["xsudo", "plain"]
 
 SlotKind = Literal["match", "other", "empty", "hidden", "unsupported", "ambiguous"]

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from xsudo.at import commands
 from xsudo.at.modem import Modem, ModemIdentity
 from xsudo.at.results import AtResponse
 from xsudo.audit.log import AuditLog
-from xsudo.audit.verify import verify_line
 from xsudo.command import AtCommand
 from xsudo.crypto import load_public_key
+from xsudo.diagnose import verify_line
 from xsudo.errors import BadInputError, CmeCode, CmeError, ModemError, OperationFailed
 from xsudo.provision.policy import (
     AuthenticationRequired,
@@ -109,7 +110,7 @@ class DeviceSession:
         if identity.family in XSUDO_FAMILIES:
             return "yes"
         try:
-            self.modem.command(AtCommand.test("%XSUDO"))
+            self.modem.command(commands.xsudo_test())
         except ModemError as exc:
             return "no" if exc.kind == "ERROR" and numeric else "yes"
         return "yes"
@@ -196,7 +197,7 @@ class DeviceSession:
     def _signed_failure(self, command: AtCommand, exc: ModemError) -> OperationFailed:
         """The error for a signed ``command`` the modem refused (never followed by plain)."""
         where = f"slot {self.auth.slot_number}"
-        if exc.kind == "ERROR" or exc.code in (CmeCode.AUTH_FAILED_OR_EXISTS, 0):
+        if exc.kind == "ERROR" or exc.code in (CmeCode.AUTH_FAILED_OR_EXISTS, CmeCode.PLAIN_ERROR):
             return self._rejected(command, exc)
         if exc.code == CmeCode.NOT_FOUND:
             return AuthenticationRequired(
@@ -220,7 +221,7 @@ class DeviceSession:
         else against ours."""
         assert self.last_signed is not None and self.auth.signer is not None
         line = self.last_signed.xsudo.render()
-        bare = exc.kind == "ERROR" or exc.code == 0
+        bare = exc.kind == "ERROR" or exc.code == CmeCode.PLAIN_ERROR
         diagnosis, detail = self._offline_verdict(line, bare)
         label = (
             f"{'ERROR' if exc.kind == 'ERROR' else '+CME ERROR: 0'} (authentication failed, "

@@ -27,6 +27,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from xsudo.at import commands
 from xsudo.command import AtCommand
 from xsudo.content import Preflight, check_tag, cred_type_label
 from xsudo.errors import BadInputError, DeviceError, DeviceReset, OperationFailed, XsudoError
@@ -67,6 +68,11 @@ class CredResult:
     @property
     def ok(self) -> bool:
         return self.action not in ("refused", "failed")
+
+    @property
+    def sha256(self) -> str | None:
+        """The SHA-256 the modem lists for the content (upper-case hex), as ``sha``."""
+        return self.sha
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -143,7 +149,7 @@ class CredentialWriter:
                 ),
                 "write",
             )
-        command = AtCommand.set("%CMNG", 0, tag, cred_type, item.content.decode("ascii"), password)
+        command = commands.cmng_write(tag, cred_type, item.content, password)
         action: Action = "replaced" if previous else "written"
         return self._apply(_Change("write", tag, cred_type, item.sha, previous, command, action))
 
@@ -157,7 +163,7 @@ class CredentialWriter:
                 "delete",
             )
         previous = entries[0].sha.upper() if entries[0].sha else None
-        command = AtCommand.set("%CMNG", 3, tag, cred_type)
+        command = commands.cmng_delete(tag, cred_type)
         return self._apply(_Change("delete", tag, cred_type, None, previous, command, "deleted"))
 
     # -- one protected change -------------------------------------------------------------

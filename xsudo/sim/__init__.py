@@ -4,12 +4,17 @@
 * :class:`Board` / :class:`Link` - a board (modem + NVM file + scripted faults and URCs)
   and one connection's framing and echo.
 * :class:`PtyServer`, :class:`TcpServer` - serve a board on a pty or a TCP port.
-* ``sim://`` URLs for pyserial: call :func:`register_url_handler` first.
+* ``sim://`` URLs for pyserial: importing this package registers the scheme
+  (:func:`register_url_handler`, idempotent). The AT layer (:mod:`xsudo.at`) never imports
+  the simulator; whatever assembles a program that may open ``sim://`` imports it (the CLI
+  root, the library's ``connect()``).
 * :class:`SimOptions` - every option, parsed from a URL query or CLI flags by
   :meth:`SimOptions.from_mapping`.
 """
 
 from __future__ import annotations
+
+import serial
 
 from xsudo.sim.board import Board, Link
 from xsudo.sim.modem import POFWARN_URC, RESET_BANNER, Modem
@@ -51,8 +56,11 @@ __all__ = [
 
 
 def register_url_handler() -> None:
-    """Teach ``serial.serial_for_url`` the ``sim://`` scheme (idempotent)."""
-    import serial
-
+    """Teach ``serial.serial_for_url`` the ``sim://`` scheme: add :data:`URL_HANDLER_PACKAGE`
+    to ``serial.protocol_handler_packages`` once (idempotent; importing this package already
+    did)."""
     if URL_HANDLER_PACKAGE not in serial.protocol_handler_packages:
         serial.protocol_handler_packages.append(URL_HANDLER_PACKAGE)
+
+
+register_url_handler()

@@ -4,6 +4,13 @@ Supported: unsigned and negative integers, byte strings, text strings, arrays, m
 ``null``, ``true``/``false`` and tags, all with definite lengths and the shortest argument
 encoding (deterministic encoding, RFC 8949 section 4.2.1, except map key ordering, which
 follows insertion order). Anything else raises :class:`CborError`.
+
+Hand-written on purpose, and it stays so: the simulator is the independent implementation of
+the modem that the product is tested against, so it must not encode or decode with the
+product's CBOR code (:mod:`xsudo.tokens.cbor`, which uses ``cbor2``). A token the simulator
+builds with this module and the host decodes with ``cbor2`` checks both sides; the same
+library on both would share its mistakes. The COSE_Sign1 signer (:mod:`xsudo.sim.cose`) is
+the simulator's own for the same reason.
 """
 
 from __future__ import annotations

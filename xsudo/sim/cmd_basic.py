@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from xsudo.sim.handlers import Form, HandlerTable, ModemView
 from xsudo.sim.params import split_params
 from xsudo.sim.reply import ERROR, OK, Reply, ok
-
-if TYPE_CHECKING:
-    from xsudo.sim.modem import Form, Handler, Modem
 
 CFUN_MODES = (0, 1, 2, 4, 20, 21, 30, 31, 40, 41, 44)
 _LTE_ON = {1: 1, 2: 2, 21: 1}
@@ -16,7 +12,7 @@ _LTE_OFF = {0: 0, 4: 4, 20: 4, 44: 4}
 POFWARN_LEVELS = range(30, 34)
 
 
-def cmee(modem: Modem, form: Form, args: bytes) -> Reply:
+def cmee(modem: ModemView, form: Form, args: bytes) -> Reply:
     """Rule 5."""
     accepts_2 = modem.options.effective_cmee2
     if form == "read":
@@ -33,7 +29,7 @@ def cmee(modem: Modem, form: Form, args: bytes) -> Reply:
     return OK
 
 
-def cfun(modem: Modem, form: Form, args: bytes) -> Reply:
+def cfun(modem: ModemView, form: Form, args: bytes) -> Reply:
     """Rules 6-7."""
     if form == "read":
         return ok(b"+CFUN: %d" % modem.volatile.cfun)
@@ -54,20 +50,20 @@ def cfun(modem: Modem, form: Form, args: bytes) -> Reply:
     return OK
 
 
-def cgmr(modem: Modem, form: Form, args: bytes) -> Reply:
+def cgmr(modem: ModemView, form: Form, args: bytes) -> Reply:
     """Rule 8."""
     return ok(modem.options.effective_mfw.encode("ascii")) if form == "exec" else ERROR
 
 
-def cgmi(modem: Modem, form: Form, args: bytes) -> Reply:
+def cgmi(modem: ModemView, form: Form, args: bytes) -> Reply:
     return ok(b"Nordic Semiconductor ASA") if form == "exec" else ERROR
 
 
-def cgmm(modem: Modem, form: Form, args: bytes) -> Reply:
+def cgmm(modem: ModemView, form: Form, args: bytes) -> Reply:
     return ok(modem.options.profile_info.model.encode("ascii")) if form == "exec" else ERROR
 
 
-def cgsn(modem: Modem, form: Form, args: bytes) -> Reply:
+def cgsn(modem: ModemView, form: Form, args: bytes) -> Reply:
     """Rule 9: bare IMEI, ``+CGSN: "<imei>"`` for ``=1``; ERROR without an IMEI."""
     imei = modem.options.imei.encode("ascii")
     if not imei:
@@ -79,27 +75,27 @@ def cgsn(modem: Modem, form: Form, args: bytes) -> Reply:
     return ERROR if form != "set" else modem.param_error()
 
 
-def xmodemuuid(modem: Modem, form: Form, args: bytes) -> Reply:
+def xmodemuuid(modem: ModemView, form: Form, args: bytes) -> Reply:
     """Rule 10."""
     if form != "exec":
         return ERROR
     return ok(b"%XMODEMUUID: " + str(modem.modem_uuid).encode("ascii"))
 
 
-def deviceuuid(modem: Modem, form: Form, args: bytes) -> Reply:
+def deviceuuid(modem: ModemView, form: Form, args: bytes) -> Reply:
     """Rule 27: ``%DEVICEUUID`` exists on nRF91x1 only."""
     if form != "exec" or modem.options.profile_info.family != "nrf91x1":
         return ERROR
     return ok(b"%DEVICEUUID: " + str(modem.device_uuid).encode("ascii"))
 
 
-def hwversion(modem: Modem, form: Form, args: bytes) -> Reply:
+def hwversion(modem: ModemView, form: Form, args: bytes) -> Reply:
     if form != "exec":
         return ERROR
     return ok(b"%HWVERSION: " + modem.options.profile_info.hwversion.encode("ascii"))
 
 
-def xpofwarn(modem: Modem, form: Form, args: bytes) -> Reply:
+def xpofwarn(modem: ModemView, form: Form, args: bytes) -> Reply:
     """Rule 25: ``=1,<30..33>`` arms (and clears an active warning), ``=0`` disarms."""
     if form != "set":
         return ERROR
@@ -117,7 +113,7 @@ def xpofwarn(modem: Modem, form: Form, args: bytes) -> Reply:
     return modem.param_error()
 
 
-HANDLERS: dict[bytes, Handler] = {
+HANDLERS: HandlerTable = {
     b"+CMEE": cmee,
     b"+CFUN": cfun,
     b"+CGMR": cgmr,

@@ -8,18 +8,16 @@ cannot be overwritten by a ``%CMNG`` write while it exists (519).
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from xsudo.sim.certcheck import valid_certificate_content
+from xsudo.sim.codes import Cme
+from xsudo.sim.handlers import Form, HandlerTable, ModemView
 from xsudo.sim.params import Param, split_params
 from xsudo.sim.reply import ERROR, OK, Reply, cme, ok
-
-if TYPE_CHECKING:
-    from xsudo.sim.modem import Form, Handler, Modem
 
 MAX_TAG = 4294967295
 MAX_USER_TAG = 2147483647
@@ -38,7 +36,7 @@ def sha_hex(content: bytes) -> bytes:
     return hashlib.sha256(content).hexdigest().upper().encode("ascii")
 
 
-def cmng(modem: Modem, form: Form, args: bytes) -> Reply:
+def cmng(modem: ModemView, form: Form, args: bytes) -> Reply:
     """Rules 11-16."""
     if form != "set":
         return ERROR
@@ -57,7 +55,7 @@ def _tag_and_type(params: list[Param]) -> tuple[int, int] | None:
     return None if tag is None or type_ is None else (tag, type_)
 
 
-def _write(modem: Modem, params: list[Param]) -> Reply:
+def _write(modem: ModemView, params: list[Param]) -> Reply:
     """Rule 12 (checks in the rule's order, first match wins)."""
     key = _tag_and_type(params)
     if key is None or len(params) not in (3, 4) or not params[2].quoted:
@@ -68,37 +66,37 @@ def _write(modem: Modem, params: list[Param]) -> Reply:
     content = params[2].value
     state = modem.volatile
     if state.pofwarn_active:
-        return cme(528)
+        return cme(Cme.POWER_OFF_WARNING)
     if state.lte_active:
-        return cme(518)
+        return cme(Cme.ACTIVE_STATE)
     if not content:
         return modem.param_error()
     if tag > MAX_USER_TAG or type_ in RESERVED_TYPES:
-        return cme(514)
+        return cme(Cme.NO_ACCESS)
     if (
         type_ in CERT_TYPES
         and modem.options.effective_validate_content
         and not valid_certificate_content(content)
     ):
-        return cme(527)
+        return cme(Cme.INVALID_CONTENT)
     if type_ == TYPE_PSK and (len(content) % 2 or not set(content) <= _HEX):
         return modem.param_error()
     if key in modem.nvm.credentials and _write_once(modem, tag, type_):
-        return cme(519)
+        return cme(Cme.ALREADY_EXISTS)
     if not _fits(modem, key, content):
-        return cme(515)
+        return cme(Cme.MEMORY_FULL)
     modem.nvm.credentials[key] = content
     modem.nvm_changed()
     return OK
 
 
-def _write_once(modem: Modem, tag: int, type_: int) -> bool:
+def _write_once(modem: ModemView, tag: int, type_: int) -> bool:
     if type_ == TYPE_PUBLIC_KEY and tag in XPMNG_SLOTS:
         return True
     return type_ in modem.options.write_once_types
 
 
-def _fits(modem: Modem, key: tuple[int, int], content: bytes) -> bool:
+def _fits(modem: ModemView, key: tuple[int, int], content: bytes) -> bool:
     capacity = modem.options.capacity_bytes
     if capacity is None:
         return True
@@ -110,7 +108,7 @@ def _fits(modem: Modem, key: tuple[int, int], content: bytes) -> bool:
     return used + len(content) <= capacity
 
 
-def _list(modem: Modem, params: list[Param]) -> Reply:
+def _list(modem: ModemView, params: list[Param]) -> Reply:
     """Rule 13: compact lines sorted by (tag, type); no match is a bare OK."""
     if len(params) > 2:
         return modem.param_error()
@@ -126,41 +124,41 @@ def _list(modem: Modem, params: list[Param]) -> Reply:
     return ok(*lines)
 
 
-def _read(modem: Modem, params: list[Param]) -> Reply:
+def _read(modem: ModemView, params: list[Param]) -> Reply:
     """Rule 14."""
     key = _tag_and_type(params)
     if key is None or len(params) != 2:
         return modem.param_error()
     if modem.volatile.pofwarn_active and modem.options.pofwarn_blocks_read:
-        return cme(528)
+        return cme(Cme.POWER_OFF_WARNING)
     content = modem.nvm.credentials.get(key)
     if content is None:
-        return cme(513)
+        return cme(Cme.NOT_FOUND)
     if key[1] in modem.options.non_readable_types:
-        return cme(514)
+        return cme(Cme.NO_ACCESS)
     return ok(b'%%CMNG: %d,%d,"%s","%s"' % (key[0], key[1], sha_hex(content), content))
 
 
-def _delete(modem: Modem, params: list[Param]) -> Reply:
+def _delete(modem: ModemView, params: list[Param]) -> Reply:
     """Rule 15. Deleting ``(slot, 5)`` for slot 0-9 frees that ``%XPMNG`` slot."""
     key = _tag_and_type(params)
     if key is None or len(params) != 2:
         return modem.param_error()
     state = modem.volatile
     if state.pofwarn_active:
-        return cme(528)
+        return cme(Cme.POWER_OFF_WARNING)
     if state.lte_active:
-        return cme(518)
+        return cme(Cme.ACTIVE_STATE)
     if key[0] > MAX_USER_TAG:
-        return cme(514)
+        return cme(Cme.NO_ACCESS)
     if key not in modem.nvm.credentials:
-        return cme(513)
+        return cme(Cme.NOT_FOUND)
     del modem.nvm.credentials[key]
     modem.nvm_changed()
     return OK
 
 
-def xpmng(modem: Modem, form: Form, args: bytes) -> Reply:
+def xpmng(modem: ModemView, form: Form, args: bytes) -> Reply:
     """Rules 17-18."""
     if form != "set":
         return ERROR
@@ -171,7 +169,7 @@ def xpmng(modem: Modem, form: Form, args: bytes) -> Reply:
     return _xpmng_write(modem, params[1:]) if op == 0 else _xpmng_read(modem, params[1:])
 
 
-def _xpmng_write(modem: Modem, params: list[Param]) -> Reply:
+def _xpmng_write(modem: ModemView, params: list[Param]) -> Reply:
     if len(params) not in (1, 2) or not params[0].quoted:
         return modem.param_error()
     slot = params[1].int_in(0, 9) if len(params) == 2 else 0
@@ -179,20 +177,20 @@ def _xpmng_write(modem: Modem, params: list[Param]) -> Reply:
         return modem.param_error()
     state = modem.volatile
     if state.pofwarn_active:
-        return cme(528)
+        return cme(Cme.POWER_OFF_WARNING)
     if state.lte_active:
-        return cme(518)
+        return cme(Cme.ACTIVE_STATE)
     pem = params[0].value
     if not pem or not is_p256_public_key_pem(pem):
         return modem.param_error()
     if (slot, TYPE_PUBLIC_KEY) in modem.nvm.credentials:
-        return cme(modem.options.xpmng_exists_code)
+        return cme(Cme(modem.options.xpmng_exists_code))
     modem.nvm.credentials[(slot, TYPE_PUBLIC_KEY)] = pem
     modem.nvm_changed()
     return OK
 
 
-def _xpmng_read(modem: Modem, params: list[Param]) -> Reply:
+def _xpmng_read(modem: ModemView, params: list[Param]) -> Reply:
     if not params or (len(params) == 1 and params[0].empty):
         slot: int | None = 0
     elif len(params) == 2 and params[0].empty:
@@ -202,10 +200,10 @@ def _xpmng_read(modem: Modem, params: list[Param]) -> Reply:
     if slot is None:
         return modem.param_error()
     if not modem.options.xpmng_readable:
-        return cme(514)
+        return cme(Cme.NO_ACCESS)
     pem = modem.nvm.credentials.get((slot, TYPE_PUBLIC_KEY))
     if pem is None:
-        return cme(513)
+        return cme(Cme.NOT_FOUND)
     return ok(b'%XPMNG: "' + pem + b'"')
 
 
@@ -220,4 +218,4 @@ def is_p256_public_key_pem(pem: bytes) -> bool:
     return isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1)
 
 
-HANDLERS: dict[bytes, Handler] = {b"%CMNG": cmng, b"%XPMNG": xpmng}
+HANDLERS: HandlerTable = {b"%CMNG": cmng, b"%XPMNG": xpmng}

@@ -8,8 +8,6 @@ CSRs the NULL-parameter signatureAlgorithm of older firmware.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -17,20 +15,18 @@ from xsudo.crypto import generate_private_key, load_private_key
 from xsudo.errors import BadInputError
 from xsudo.sim import tokens
 from xsudo.sim.cmd_cmng import MAX_TAG, MAX_USER_TAG
+from xsudo.sim.codes import Cme
+from xsudo.sim.handlers import Form, HandlerTable, ModemView
 from xsudo.sim.params import Param, split_params
 from xsudo.sim.reply import ERROR, Reply, cme, ok
-
-if TYPE_CHECKING:
-    from xsudo.sim.modem import Form, Handler, Modem
 
 KEY_TYPES = (2, 8)
 TYPE_ENDORSEMENT = 8
 TYPE_OWNERSHIP = 9
 NONCE_BYTES = 16
-TOKEN_FAILED = 529
 
 
-def keygen(modem: Modem, form: Form, args: bytes) -> Reply:
+def keygen(modem: ModemView, form: Form, args: bytes) -> Reply:
     """Rule 26: ``AT%KEYGEN=<tag>,<2|8>,<0|1>[,"<attributes>"[,"<key_usage>"]]``."""
     if form != "set":
         return ERROR
@@ -50,11 +46,11 @@ def keygen(modem: Modem, form: Form, args: bytes) -> Reply:
         return modem.param_error()
     state = modem.volatile
     if state.pofwarn_active:
-        return cme(528)
+        return cme(Cme.POWER_OFF_WARNING)
     if state.lte_active:
-        return cme(518)
+        return cme(Cme.ACTIVE_STATE)
     if tag > MAX_USER_TAG:
-        return cme(514)
+        return cme(Cme.NO_ACCESS)
     key = _key_for(modem, tag, key_type)
     text = tokens.keygen_reply(
         key,
@@ -70,7 +66,7 @@ def keygen(modem: Modem, form: Form, args: bytes) -> Reply:
     return ok(b'%KEYGEN: "' + text.encode("ascii") + b'"')
 
 
-def _key_for(modem: Modem, tag: int, key_type: int) -> ec.EllipticCurvePrivateKey:
+def _key_for(modem: ModemView, tag: int, key_type: int) -> ec.EllipticCurvePrivateKey:
     """A new key, or (type 8) the existing endorsement key in that tag."""
     stored = modem.nvm.credentials.get((tag, key_type))
     if key_type == TYPE_ENDORSEMENT and stored is not None:
@@ -99,7 +95,7 @@ def _challenge(param: Param) -> bytes | None:
         return None
 
 
-def attesttoken(modem: Modem, form: Form, args: bytes) -> Reply:
+def attesttoken(modem: ModemView, form: Form, args: bytes) -> Reply:
     """Rule 27: ``AT%ATTESTTOKEN`` or ``AT%ATTESTTOKEN="<32 hex>"``."""
     if form == "exec":
         nonce = modem.random_bytes(NONCE_BYTES)
@@ -121,7 +117,7 @@ def attesttoken(modem: Modem, form: Form, args: bytes) -> Reply:
     return ok(b'%ATTESTTOKEN: "' + text.encode("ascii") + b'"')
 
 
-def claimtoken(modem: Modem, form: Form, args: bytes) -> Reply:
+def claimtoken(modem: ModemView, form: Form, args: bytes) -> Reply:
     """Rule 27a: ``AT%CLAIMTOKEN=<tag>[,"<32 hex>"]``; 529 without an ownership key."""
     if form != "set":
         return ERROR
@@ -134,19 +130,19 @@ def claimtoken(modem: Modem, form: Form, args: bytes) -> Reply:
         return modem.param_error()
     ownership_key = modem.nvm.credentials.get((tag, TYPE_OWNERSHIP))
     if ownership_key is None:
-        return cme(TOKEN_FAILED)
+        return cme(Cme.TOKEN_FAILED)
     text = tokens.claim_reply(modem.device_uuid, ownership_key, nonce, modem.identity_key)
     return ok(b'%CLAIMTOKEN: "' + text.encode("ascii") + b'"')
 
 
-HANDLERS: dict[bytes, Handler] = {
+HANDLERS: HandlerTable = {
     b"%KEYGEN": keygen,
     b"%ATTESTTOKEN": attesttoken,
     b"%CLAIMTOKEN": claimtoken,
 }
 
 
-def _csr_null_param(modem: Modem) -> bool:
+def _csr_null_param(modem: ModemView) -> bool:
     """The CSR quirk: the option when set, else the profile's default."""
     chosen = modem.options.csr_null_param
     return modem.options.profile_info.csr_null_param if chosen is None else chosen

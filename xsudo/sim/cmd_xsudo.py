@@ -8,24 +8,19 @@ SHA-256 of ``command[:data_len]`` with the slot's ``%XPMNG`` key. Then it runs
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from xsudo.crypto import load_public_key, verify_message
 from xsudo.encoding import SignatureFormatError, b64decode_strict, decode_der, decode_raw
 from xsudo.errors import BadInputError
 from xsudo.sim.cmd_cmng import TYPE_PUBLIC_KEY
+from xsudo.sim.codes import Cme
+from xsudo.sim.handlers import Form, HandlerTable, ModemView
 from xsudo.sim.params import find_unquoted, split_params
 from xsudo.sim.reply import ERROR, Reply, cme
 
-if TYPE_CHECKING:
-    from xsudo.sim.modem import Form, Handler, Modem
-
 MAX_DATA_LEN = 1 << 31
-AUTH_FAILED = 520
-KEY_NOT_FOUND = 513
 
 
-def xsudo(modem: Modem, form: Form, args: bytes) -> Reply:
+def xsudo(modem: ModemView, form: Form, args: bytes) -> Reply:
     """Parse (rule 19), find the key (20), decode (21), verify (22), run (23)."""
     if form != "set":
         return ERROR
@@ -42,10 +37,10 @@ def xsudo(modem: Modem, form: Form, args: bytes) -> Reply:
         return modem.param_error()
     key_pem = modem.nvm.credentials.get((slot, TYPE_PUBLIC_KEY))
     if key_pem is None:
-        return cme(KEY_NOT_FOUND)
+        return cme(Cme.NOT_FOUND)
     signed = inner[:data_len]
     if not _verifies(key_pem, params[1].value, signed, modem.options.accept_raw_signatures):
-        return cme(AUTH_FAILED)
+        return cme(Cme.AUTH_FAILED)
     return modem.execute(b"AT" + signed, authenticated=True)
 
 
@@ -68,4 +63,4 @@ def _decode_signature(signature: bytes, accept_raw: bool) -> tuple[int, int]:
     return decode_raw(signature)
 
 
-HANDLERS: dict[bytes, Handler] = {b"%XSUDO": xsudo}
+HANDLERS: HandlerTable = {b"%XSUDO": xsudo}

@@ -12,6 +12,10 @@ For a detached token this module signs the standard ``Sig_structure`` with the m
 the external content (RFC 9052 section 4.4). Whether real modems sign exactly that input is
 unconfirmed: their identity keys are not published, so no real detached signature has been
 checked.
+
+This signer is the simulator's own, built on its hand-written :mod:`xsudo.sim.cbor`, and
+shares no code with the host's checker (:mod:`xsudo.tokens.cose`, on ``cbor2``): each side
+checks the other.
 """
 
 from __future__ import annotations

@@ -6,7 +6,9 @@ of a byte stream live in the transports around it (:mod:`xsudo.sim.board`,
 :mod:`xsudo.sim.framing`, the servers and the ``sim://`` handler).
 
 Command handlers live in ``cmd_*`` modules; each takes ``(modem, form, args)`` and
-returns a :class:`~xsudo.sim.reply.Reply`.
+returns a :class:`~xsudo.sim.reply.Reply`. They see the modem through
+:class:`~xsudo.sim.handlers.ModemView` and import :mod:`xsudo.sim.handlers`, not this
+module, so the imports run one way: this module imports the ``cmd_*`` modules.
 """
 
 from __future__ import annotations
@@ -15,21 +17,30 @@ import os
 import re
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Literal
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from xsudo.sim import cmd_basic, cmd_cmng, cmd_tokens, cmd_xsudo
+from xsudo.sim.codes import Cme
+from xsudo.sim.handlers import Form, Handler, HandlerTable, ModemView
 from xsudo.sim.options import EOLS, SimOptions
 from xsudo.sim.reply import ERROR, OK, PLAIN_ERROR, Reply, cme
 from xsudo.sim.seeds import public_pem
-from xsudo.sim.state import Nvm
+from xsudo.sim.state import Nvm, Volatile
 from xsudo.sim.tokens import device_uuid
 
-Form = Literal["exec", "read", "test", "set"]
-Handler = Callable[["Modem", Form, bytes], Reply]
+__all__ = [
+    "HANDLERS",
+    "LEADING_WHITESPACE",
+    "POFWARN_URC",
+    "RESET_BANNER",
+    "Form",
+    "Handler",
+    "Modem",
+    "ModemView",
+    "Volatile",
+]
 
 RESET_BANNER = b"*** Booting nRF Connect SDK v2.9.0 ***\r\nThe AT host sample started\r\n"
 """What the board prints when it (re)boots: the Zephyr boot banner, then at_client's line."""
@@ -38,22 +49,12 @@ POFWARN_URC = b"+CGEV: ME BATTERY LOW"
 LEADING_WHITESPACE = b" \r\n"
 _COMMAND = re.compile(rb"([+%][A-Za-z0-9]+)(.*)", re.DOTALL)
 
-HANDLERS: dict[bytes, Handler] = {
+HANDLERS: HandlerTable = {
     **cmd_basic.HANDLERS,
     **cmd_cmng.HANDLERS,
     **cmd_xsudo.HANDLERS,
     **cmd_tokens.HANDLERS,
 }
-
-
-@dataclass
-class Volatile:
-    """State that a reboot resets (rule conventions: cmee 0, cfun 0, LTE off, no warning)."""
-
-    cmee: int = 0
-    cfun: int = 0
-    lte_active: bool = False
-    pofwarn_active: bool = False
 
 
 class Modem:
@@ -133,7 +134,7 @@ class Modem:
         if form is None:
             return ERROR
         if not authenticated and self._restricted(name, form, args):
-            return cme(514)
+            return cme(Cme.NO_ACCESS)
         return handler(self, form, args)
 
     def render(self, reply: Reply) -> bytes:
@@ -166,7 +167,7 @@ class Modem:
 
     def param_error(self) -> Reply:
         """Rule 11: ``ERR(50)``, or a bare ``ERROR`` when so configured."""
-        return ERROR if self.options.plain_param_errors else cme(50)
+        return ERROR if self.options.plain_param_errors else cme(Cme.INCORRECT_PARAMETERS)
 
     def nvm_changed(self) -> None:
         if self._on_change is not None:

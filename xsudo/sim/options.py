@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
 from xsudo.errors import BadInputError
+from xsudo.sim.codes import XPMNG_EXISTS_CODES, Cme
 from xsudo.sim.profiles import DEFAULT_PROFILE, PROFILES, Profile, validates_content
 
 DEFAULT_IMEI = "352656100367872"
@@ -344,7 +345,10 @@ class SimOptions:
         False, "let %XSUDO accept raw 64-byte r||s signatures", _parse_bool, flag=True
     )
     xpmng_exists_code: int = _opt(
-        520, "CME code for %XPMNG on an occupied slot (519 or 520)", _parse_int, metavar="CODE"
+        int(Cme.XPMNG_ALREADY_EXISTS),
+        "CME code for %XPMNG on an occupied slot (519 or 520)",
+        _parse_int,
+        metavar="CODE",
     )
     xpmng_readable: bool = _opt(
         True,
@@ -443,7 +447,7 @@ class SimOptions:
     def __post_init__(self) -> None:
         if self.profile not in PROFILES:
             _profile_name(self.profile)
-        if self.xpmng_exists_code not in (519, 520):
+        if self.xpmng_exists_code not in XPMNG_EXISTS_CODES:
             raise SimOptionError(f"xpmng-exists-code {self.xpmng_exists_code} is not 519 or 520")
         if self.baud < 0:
             raise SimOptionError("baud must be 0 (instant) or positive")

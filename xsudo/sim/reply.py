@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from xsudo.sim.codes import Cme
+
 PLAIN_ERROR = -1
 """``Reply.error`` value for a bare ``ERROR`` whatever CMEE says (unknown command, syntax)."""
 
@@ -21,7 +23,8 @@ def ok(*lines: bytes) -> Reply:
     return Reply(lines=lines)
 
 
-def cme(code: int) -> Reply:
+def cme(code: Cme) -> Reply:
+    """``ERR(code)``: a named code (:class:`~xsudo.sim.codes.Cme`), never a bare number."""
     return Reply(error=code)
 
 

@@ -1,9 +1,9 @@
-"""The simulated modem's non-volatile memory and its JSON file.
+"""The simulated modem's memory: the volatile state, and the non-volatile memory and its file.
 
 What survives a reboot (like the modem's NVM): every ``%CMNG`` entry with its exact bytes
 (``%XPMNG`` keys are the type-5 entries in tags 0-9, ``%KEYGEN`` keys the type-2/8 entries)
 and the device identity key. CFUN, CMEE and the power-off warning are volatile and are not
-stored.
+stored: they are :class:`Volatile`.
 
 File format (``format: "xsudo-sim-state/1"``)::
 
@@ -12,21 +12,20 @@ File format (``format: "xsudo-sim-state/1"``)::
      "credentials": [{"tag": 42, "type": 0, "sha256": "<hex>", "content_b64": "..."}]}
 
 Content is Base64 so every byte (CR, LF, non-ASCII) survives; ``sha256`` is informational.
-The file is written atomically (temp file in the same directory, fsync, ``os.replace``) with
-mode 0600: it is a test board's memory and may hold test private keys.
+The file is written atomically (:func:`xsudo.atomic.write_atomic`: temp file in the same
+directory, fsync, ``os.replace``, directory fsync) with mode 0600: it is a test board's
+memory and may hold test private keys.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import hashlib
 import json
 import operator
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from itertools import accumulate, repeat
 from pathlib import Path
@@ -35,6 +34,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from xsudo.atomic import TempFileError, write_atomic
 from xsudo.crypto import generate_private_key, load_private_key
 from xsudo.errors import BadInputError
 from xsudo.fileio import STATE_FILE_LIMIT, read_optional_input, show_path
@@ -56,6 +56,16 @@ CredentialKey = tuple[int, int]
 
 class StateFileError(BadInputError):
     """A simulator state file that cannot be read or written."""
+
+
+@dataclass
+class Volatile:
+    """State that a reboot resets (rule conventions: cmee 0, cfun 0, LTE off, no warning)."""
+
+    cmee: int = 0
+    cfun: int = 0
+    lte_active: bool = False
+    pofwarn_active: bool = False
 
 
 @dataclass
@@ -202,43 +212,18 @@ def _one_line(exc: BaseException) -> str:
 
 
 def save_nvm(path: str | os.PathLike[str], nvm: Nvm) -> None:
-    """Write ``nvm`` to ``path`` atomically: readers see the old file or the new one, never a
-    partial one."""
+    """Write ``nvm`` to ``path`` atomically (:func:`xsudo.atomic.write_atomic`, mode 0600):
+    readers see the old file or the new one, never a partial one."""
     target = Path(path)
-    text = json.dumps(nvm.to_json(), indent=1, sort_keys=True) + "\n"
-    directory = target.parent if str(target.parent) else Path(".")
+    data = (json.dumps(nvm.to_json(), indent=1, sort_keys=True) + "\n").encode("utf-8")
     try:
-        fd, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+        write_atomic(target, data, mode=0o600)
+    except TempFileError as exc:
+        raise StateFileError(
+            f"cannot write simulator state in {target.parent}: {exc.strerror}"
+        ) from None
     except OSError as exc:
         raise StateFileError(
-            f"cannot write simulator state in {directory}: {exc.strerror}"
+            f"cannot save simulator state to {target}: {exc.strerror or exc}",
+            "the previous state file is unchanged",
         ) from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp_name, target)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(temp_name)
-        if isinstance(exc, OSError):
-            raise StateFileError(
-                f"cannot save simulator state to {target}: {exc.strerror or exc}",
-                "the previous state file is unchanged",
-            ) from None
-        raise
-    _fsync_directory(directory)
-
-
-def _fsync_directory(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

@@ -10,6 +10,16 @@ identity key), ``payload`` a byte string or ``null`` (detached, as in real
 :func:`parse_sign1` checks the structure and the algorithm; :func:`check_signature`
 verifies the signature over the RFC 9052 ``Sig_structure`` when a key is given and says
 plainly when none was.
+
+Why this is not a COSE library: CBOR decoding and encoding are ``cbor2``'s
+(:mod:`xsudo.tokens.cbor`) and the ECDSA check is ``cryptography``'s; what is left here is
+the one message shape nRF91 modems send and the ``Sig_structure``, a few lines. The COSE
+libraries on PyPI were checked (2026-12) and do not fit: ``pycose`` (1.1.0, the last
+release, December 2023) cannot decode any COSE message with ``cbor2`` 6, which decodes the
+array inside the tag as a tuple (TimothyClaeys/pycose issue 141, open); with ``cbor2`` 5 it
+accepts trailing bytes after the message, and it pulls in ``ecdsa``, ``certvalidator``,
+``oscrypto`` and ``attrs``. ``cwt`` (python-cwt 3.3.0) requires ``cbor2<6``, below the
+``cbor2`` this package needs for duplicate-key rejection, and pulls in ``pyhpke``.
 """
 
 from __future__ import annotations
@@ -72,13 +82,7 @@ class CoseSign1:
         content = self.payload if self.payload is not None else detached
         if content is None:
             raise TokenError("the COSE_Sign1 payload is detached and no content was supplied")
-        return (
-            cbor.dumps_array_head(4)
-            + cbor.dumps_text("Signature1")
-            + cbor.dumps_bytes(self.protected)
-            + cbor.dumps_bytes(b"")
-            + cbor.dumps_bytes(content)
-        )
+        return cbor.dumps(["Signature1", self.protected, b"", content])
 
 
 def parse_sign1(data: bytes, what: str = "COSE_Sign1") -> CoseSign1:

@@ -1,6 +1,6 @@
 """pyserial protocol handler for ``sim://`` URLs: a simulated board, in process.
 
-Call :func:`xsudo.sim.register_url_handler` once, then
+``import xsudo.sim`` (which calls :func:`xsudo.sim.register_url_handler`), then
 ``serial.serial_for_url("sim://?profile=locked&baud=115200", timeout=1)``.
 
 Behaves like a real port: :meth:`Serial.write` frames commands (quote-aware) and queues

@@ -5,8 +5,8 @@
 Base64 signature wrapped over several lines joined and flagged), the signature decoded as DER
 or raw 64-byte ``r||s``, and checked over ``body[:data_len]`` - the bytes the modem hashes.
 
-When it does not verify, the usual mistakes are tried (see :mod:`xsudo.audit.variants`) and
-every code they imply is reported, with the bytes that were actually signed.
+When it does not verify, the usual mistakes are tried (see :mod:`xsudo.diagnose.variants`)
+and every code they imply is reported, with the bytes that were actually signed.
 
 Exit codes (:attr:`Verdict.exit_code`): 0 valid (possibly with warnings), 1 invalid, 2 the
 line or its signature cannot be parsed (``malformed-line``, ``malformed-signature``).
@@ -18,8 +18,6 @@ import hashlib
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from xsudo.audit.diagnosis import data_len_fix, fix_for, ordered
-from xsudo.audit.variants import SPAN_BODY, Variant, candidate_variants
 from xsudo.command import ParsedXsudoLine, parse_xsudo_line
 from xsudo.crypto import (
     P256_ORDER,
@@ -28,6 +26,8 @@ from xsudo.crypto import (
     require_p256_public,
     verify_message,
 )
+from xsudo.diagnose.diagnosis import data_len_fix, fix_for, ordered
+from xsudo.diagnose.variants import SPAN_BODY, Variant, candidate_variants
 from xsudo.encoding import (
     P256_SCALAR_BYTES,
     Encoding,
@@ -47,7 +47,7 @@ Decoding = tuple[Encoding, int, int]
 class Verdict:
     """The result of checking one line: validity, what was found, and how to fix it.
 
-    ``diagnosis`` holds codes from :data:`xsudo.audit.diagnosis.CODES` in vocabulary order;
+    ``diagnosis`` holds codes from :data:`xsudo.diagnose.diagnosis.CODES` in vocabulary order;
     on a valid line only warnings (``raw-signature``, ``wrapped-base64``,
     ``data-len-mismatch``) can appear. ``matched_variant`` is the byte string the signature
     covers, when one was found. ``fixes`` are human sentences, one per actionable code.
