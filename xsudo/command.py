@@ -1,7 +1,8 @@
 """AT command values and the canonical bytes of an ``AT%XSUDO`` line.
 
-Contract (architecture 3.1): the signed bytes are exactly the bytes after ``;`` in the XSUDO
-line, without ``AT`` and without a line terminator; ``data_len`` is their length in bytes.
+Contract (docs/design/contracts.md, C1): the signed bytes are exactly the bytes after ``;``
+in the XSUDO line, without ``AT`` and without a line terminator; ``data_len`` is their
+length in bytes.
 :func:`build_xsudo_line` is the one place a line is assembled, and :func:`check_command_text`
 the one place text is checked against what the modem (and sdk-nrf's at_host) can take:
 printable ASCII, CR/LF only inside double quotes, balanced quotes, whole line <= 4095 bytes

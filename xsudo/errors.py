@@ -1,6 +1,6 @@
 """One exception tree for the whole toolkit, and the per-command meaning of modem error codes.
 
-Contract (architecture section 3.7): every expected failure is an :class:`XsudoError`
+Contract (docs/design/contracts.md, C7): every expected failure is an :class:`XsudoError`
 whose ``exit_code`` is the CLI exit status:
 
 * 1 - the operation ran and failed (invalid signature, the modem refused),

@@ -1,6 +1,6 @@
 """Turn a command body into a signed ``AT%XSUDO`` line, through any :class:`Signer`.
 
-Contract (architecture 3.1): the signed bytes are the body exactly as it will be sent;
+Contract (docs/design/contracts.md, C1): the signed bytes are the body exactly as it will be sent;
 ``data_len == len(body)``; every signature is verified against the signer's public key before
 it is returned, so a faulty signer (HSM, external command) can never produce a line.
 """

@@ -1,4 +1,4 @@
-"""Other writers' conventions, checked against the SHAs in nrf91-at.md 1.4 (computed there
+"""Other writers' conventions, checked against the SHAs in docs/design/modem.md (M4) (computed there
 independently of this code) and against the observed device SHA."""
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ VECTORS = Path(__file__).resolve().parents[1] / "vectors"
 
 
 def load_vectors(name: str) -> dict[str, Any]:
-    """A JSON vector file from ``shared/vectors``."""
+    """A JSON vector file from ``tests/vectors`` (see its README for how each was made)."""
     data: dict[str, Any] = json.loads((VECTORS / name).read_text(encoding="utf-8"))
     return data
 

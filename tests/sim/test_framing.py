@@ -1,4 +1,4 @@
-"""Rules 1-4 at the byte-stream level: at_host-style framing, echo, scripted faults and URCs."""
+"""Rules S1-S4 at the byte-stream level: at_host-style framing, echo, scripted faults and URCs."""
 
 from __future__ import annotations
 

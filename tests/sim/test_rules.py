@@ -1,4 +1,4 @@
-"""One table per simulator rule (shared/spec/nrf91-at.md, "Simulator rules" 1-18, 24-27a).
+"""One table per simulator rule (docs/design/simulator.md, rules S1-S18, S24-S27a).
 
 Each row: options, setup commands, the command, and the exact bytes the modem must answer.
 SHAs are computed here with hashlib over the bytes between the quotes, and the Amazon Root
@@ -73,7 +73,7 @@ def params(rows: list[Row]) -> pytest.MarkDecorator:
     return pytest.mark.parametrize("row", rows, ids=[r.id for r in rows])
 
 
-# -- rules 1-4: framing -------------------------------------------------------------------------
+# -- rules S1-S4: framing -------------------------------------------------------------------------
 
 RULES_1_TO_4 = [
     Row("stray-leading-lf", b"\nAT+CMEE?", b"+CMEE: 0\r\nOK\r\n"),
@@ -111,7 +111,7 @@ def test_rule_4_length_row_is_exactly_at_the_limit() -> None:
     assert len(write(1, 4, b"x" * (4095 - 16))) == 4095
 
 
-# -- rule 5: CMEE --------------------------------------------------------------------------------
+# -- rule S5: CMEE --------------------------------------------------------------------------------
 
 RULE_5 = [
     Row("read-boot", b"AT+CMEE?", b"+CMEE: 0\r\nOK\r\n"),
@@ -139,7 +139,7 @@ def test_rule_5_cmee(row: Row) -> None:
     check(row)
 
 
-# -- rules 6-10: CFUN and identity -------------------------------------------------------------
+# -- rules S6-S10: CFUN and identity -------------------------------------------------------------
 
 RULES_6_TO_10 = [
     *[Row(f"cfun-{m}-ok", b"AT+CFUN=%d" % m, OK) for m in (0, 1, 2, 4, 20, 21, 30, 31, 40, 41, 44)],
@@ -217,7 +217,7 @@ def test_rules_10_and_27_uuid_shape(profile: str, command: bytes, prefix: bytes)
     assert re.fullmatch(re.escape(prefix) + UUID + rb"\r\nOK\r\n", answer)
 
 
-# -- rule 11: %CMNG parameters ------------------------------------------------------------------
+# -- rule S11: %CMNG parameters ------------------------------------------------------------------
 
 RULE_11 = [
     Row("op-4", b"AT%CMNG=4,1,0", cme(50), setup=(CMEE1,)),
@@ -258,7 +258,7 @@ def test_rule_11_cmng_parameters(row: Row) -> None:
     check(row)
 
 
-# -- rule 12: %CMNG write ----------------------------------------------------------------------
+# -- rule S12: %CMNG write ----------------------------------------------------------------------
 
 POFWARN = b"AT%XPOFWARN=1,30"
 
@@ -405,7 +405,7 @@ def test_rule_30_literal_backslash_n_is_stored_verbatim_on_9160() -> None:
     assert sha(AMAZON_LITERAL) != AMAZON_OBSERVED_SHA
 
 
-# -- rules 13-16: list, read, delete ------------------------------------------------------------
+# -- rules S13-S16: list, read, delete ------------------------------------------------------------
 
 RULES_13_TO_16 = [
     Row("list-empty-tag", b"AT%CMNG=1,5", OK),
@@ -530,7 +530,7 @@ def test_rule_13_reserved_entries_are_listed_and_sorted() -> None:
     assert identity_pem == modem.identity_public_pem()
 
 
-# -- rules 17-18: %XPMNG ---------------------------------------------------------------------------
+# -- rules S17-S18: %XPMNG -------------------------------------------------------------------
 
 
 def xpmng(pem: bytes, slot: int | None = None) -> bytes:
@@ -577,7 +577,7 @@ def test_rules_17_18_xpmng(row: Row) -> None:
     check_with_hooks(row)
 
 
-# -- rule 24: restricted mode ------------------------------------------------------------------
+# -- rule S24: restricted mode ------------------------------------------------------------------
 
 RULE_24 = [
     Row("locked-write", write(1, 4, b"x"), cme(514), setup=(CMEE1,), options={"profile": "locked"}),
@@ -621,7 +621,7 @@ def test_rule_24_restricted_mode(row: Row) -> None:
     check(row)
 
 
-# -- rule 25: power-off warning --------------------------------------------------------------------
+# -- rule S25: power-off warning -------------------------------------------------------------
 
 RULE_25 = [
     Row("arm", b"AT%XPOFWARN=1,30", OK),

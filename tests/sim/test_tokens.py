@@ -1,4 +1,4 @@
-"""Rules 26-27a: %KEYGEN, %ATTESTTOKEN, %CLAIMTOKEN replies have the right shape and verify.
+"""Rules S26-S27a: %KEYGEN, %ATTESTTOKEN, %CLAIMTOKEN replies have the right shape and verify.
 
 CSRs are checked with ``cryptography`` and the ``openssl`` CLI; COSE_Sign1 with ``cbor2`` and
 the device identity public key the simulator exposes. The comparison with real modem replies

@@ -1,6 +1,6 @@
-"""Rules 19-23: the simulator verifies %XSUDO lines made with Nordic's OpenSSL recipe.
+"""Rules S19-S23: the simulator verifies %XSUDO lines made with Nordic's OpenSSL recipe.
 
-The lines come from shared/vectors/openssl-recipe.json (made with the openssl CLI, not with
+The lines come from tests/vectors/openssl-recipe.json (made with the openssl CLI, not with
 this project's signer). Extra signatures for edge cases are made here with the vector's
 private key through ``cryptography`` directly.
 """
@@ -266,7 +266,7 @@ def test_multiline_pem_signed_with_its_line_breaks() -> None:
     assert modem.handle(line(len(body), vector["sig_der_b64"], body)) == OK
 
 
-# -- rule 24 through XSUDO: the locked profile -------------------------------------------------
+# -- rule S24 through XSUDO: the locked profile -------------------------------------------------
 
 
 def test_locked_profile_needs_xsudo_for_writes() -> None:

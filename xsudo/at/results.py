@@ -15,7 +15,7 @@ Contract:
 * Log lines are Zephyr log output (``[00:00:01.234,000] <inf> ...``, ``<err> ...``).
 * Boot banners (``*** Booting ...``, ``Ready``, ``#XBOOT``) mean the device restarted.
 * Garbage is a line with a non-printable or non-ASCII byte outside double quotes.
-* Errors are decoded per command (architecture 3.3); for an ``%XSUDO`` line see
+* Errors are decoded per command (docs/design/contracts.md, C3); for an ``%XSUDO`` line see
   :func:`modem_error` for which command's meaning is used.
 """
 

@@ -1,8 +1,9 @@
 """The SHA-256 a modem lists for stored content, and the conventions other writers use.
 
 The modem's ``AT%CMNG=1`` SHA is SHA-256 over exactly the bytes between the quotes of the
-write, in upper-case hex (nrf91-at.md 1.4, rule 29). Other tools store the same file
-differently, so :func:`convention_shas` computes what each one would leave on a device:
+write, in upper-case hex (docs/design/modem.md, M4; simulator rule S29). Other tools store
+the same file differently, so :func:`convention_shas` computes what each one would leave
+on a device:
 
 * ``canonical`` - our normalised form (:func:`xsudo.content.normalise.normalise`);
 * ``stripped`` - trailing newline removed (nrfcredstore: text mode read, ``rstrip()``);
@@ -52,7 +53,7 @@ def convention_shas(raw: bytes, cred_type: CredType) -> dict[str, str]:
 
 
 def normalise_sha(text: str) -> str:
-    """A SHA-256 hex string from a listing, upper-cased and checked (rule 28: any case)."""
+    """A SHA-256 hex string from a listing, upper-cased and checked (any case: rule S28)."""
     value = text.strip().strip('"').upper()
     if len(value) != 64 or any(char not in string.hexdigits for char in value):
         raise ContentError(

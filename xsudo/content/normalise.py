@@ -1,4 +1,4 @@
-"""Canonical credential content (architecture contract 3.2), with a record of each repair.
+"""Canonical credential content (docs/design/contracts.md, C2), with a record of each repair.
 
 PEM types (ca-cert, client-cert, client-key, public-key) become: real LF line breaks (a
 literal two-character ``\\n`` or four-character ``\\r\\n`` repaired, CRLF and CR

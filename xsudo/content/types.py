@@ -1,6 +1,6 @@
 """Credential types, sec_tag ranges, and the errors and warnings of the content layer.
 
-Type numbers are the modem's ``%CMNG`` ``<type>`` values (nrf91-at.md 1.3). Types 0-5 are
+Type numbers are the modem's ``%CMNG`` ``<type>`` values (docs/design/modem.md, M3). Types 0-5 are
 written by the host; 6 and 8-11 only appear in the modem's listings and have names for
 display. sec_tags 0..2147483647 are writable; everything above is reserved for the modem
 (4294967292-4294967294 hold Nordic's keys, 2147483648-2147483667 are nRF91x1 TLS decrypt

@@ -1,6 +1,6 @@
 """Key generation on the modem (``%KEYGEN``) and client certificates issued from its CSR.
 
-Contract (architecture 3.4, 3.5):
+Contract (docs/design/contracts.md, C4 and C5):
 
 * ``AT%KEYGEN=<tag>,2,0[,"<attributes>"]`` is a protected command: it goes through
   :meth:`DeviceSession.run_protected` (plain or ``%XSUDO`` per the policy), offline

@@ -1,4 +1,4 @@
-"""Simulator rule 12b: the certificate-content check behind ``+CME ERROR: 527``.
+"""Simulator rule S12b: the certificate-content check behind ``+CME ERROR: 527``.
 
 The modem's exact check is undocumented. This one is modelled on how mbed TLS reads PEM
 (the armour line must be followed by an optional CR and a LF; body lines end in LF or

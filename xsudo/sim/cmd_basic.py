@@ -1,4 +1,4 @@
-"""Rules 5-10, 25 and 27 (``%DEVICEUUID``): CMEE, CFUN, identity commands, ``%XPOFWARN``."""
+"""Rules S5-S10, S25 and S27 (``%DEVICEUUID``): CMEE, CFUN, identity commands, ``%XPOFWARN``."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ POFWARN_LEVELS = range(30, 34)
 
 
 def cmee(modem: ModemView, form: Form, args: bytes) -> Reply:
-    """Rule 5."""
+    """Rule S5."""
     accepts_2 = modem.options.effective_cmee2
     if form == "read":
         return ok(b"+CMEE: %d" % modem.volatile.cmee)
@@ -30,7 +30,7 @@ def cmee(modem: ModemView, form: Form, args: bytes) -> Reply:
 
 
 def cfun(modem: ModemView, form: Form, args: bytes) -> Reply:
-    """Rules 6-7."""
+    """Rules S6-S7."""
     if form == "read":
         return ok(b"+CFUN: %d" % modem.volatile.cfun)
     if form == "test":
@@ -51,7 +51,7 @@ def cfun(modem: ModemView, form: Form, args: bytes) -> Reply:
 
 
 def cgmr(modem: ModemView, form: Form, args: bytes) -> Reply:
-    """Rule 8."""
+    """Rule S8."""
     return ok(modem.options.effective_mfw.encode("ascii")) if form == "exec" else ERROR
 
 
@@ -64,7 +64,7 @@ def cgmm(modem: ModemView, form: Form, args: bytes) -> Reply:
 
 
 def cgsn(modem: ModemView, form: Form, args: bytes) -> Reply:
-    """Rule 9: bare IMEI, ``+CGSN: "<imei>"`` for ``=1``; ERROR without an IMEI."""
+    """Rule S9: bare IMEI, ``+CGSN: "<imei>"`` for ``=1``; ERROR without an IMEI."""
     imei = modem.options.imei.encode("ascii")
     if not imei:
         return ERROR
@@ -76,14 +76,14 @@ def cgsn(modem: ModemView, form: Form, args: bytes) -> Reply:
 
 
 def xmodemuuid(modem: ModemView, form: Form, args: bytes) -> Reply:
-    """Rule 10."""
+    """Rule S10."""
     if form != "exec":
         return ERROR
     return ok(b"%XMODEMUUID: " + str(modem.modem_uuid).encode("ascii"))
 
 
 def deviceuuid(modem: ModemView, form: Form, args: bytes) -> Reply:
-    """Rule 27: ``%DEVICEUUID`` exists on nRF91x1 only."""
+    """Rule S27: ``%DEVICEUUID`` exists on nRF91x1 only."""
     if form != "exec" or modem.options.profile_info.family != "nrf91x1":
         return ERROR
     return ok(b"%DEVICEUUID: " + str(modem.device_uuid).encode("ascii"))
@@ -96,7 +96,7 @@ def hwversion(modem: ModemView, form: Form, args: bytes) -> Reply:
 
 
 def xpofwarn(modem: ModemView, form: Form, args: bytes) -> Reply:
-    """Rule 25: ``=1,<30..33>`` arms (and clears an active warning), ``=0`` disarms."""
+    """Rule S25: ``=1,<30..33>`` arms (and clears an active warning), ``=0`` disarms."""
     if form != "set":
         return ERROR
     params = split_params(args)

@@ -1,4 +1,4 @@
-"""Rules 11-18: ``%CMNG`` (write, list, read, delete) and ``%XPMNG`` (write-once keys).
+"""Rules S11-S18: ``%CMNG`` (write, list, read, delete) and ``%XPMNG`` (write-once keys).
 
 Credentials are stored as the exact bytes between the quotes. An ``%XPMNG`` key in slot
 ``n`` *is* the ``%CMNG`` entry ``(n, 5)``: deleting that entry frees the slot, and the entry
@@ -37,7 +37,7 @@ def sha_hex(content: bytes) -> bytes:
 
 
 def cmng(modem: ModemView, form: Form, args: bytes) -> Reply:
-    """Rules 11-16."""
+    """Rules S11-S16."""
     if form != "set":
         return ERROR
     params = split_params(args)
@@ -56,7 +56,7 @@ def _tag_and_type(params: list[Param]) -> tuple[int, int] | None:
 
 
 def _write(modem: ModemView, params: list[Param]) -> Reply:
-    """Rule 12 (checks in the rule's order, first match wins)."""
+    """Rule S12 (checks in the rule's order, first match wins)."""
     key = _tag_and_type(params)
     if key is None or len(params) not in (3, 4) or not params[2].quoted:
         return modem.param_error()
@@ -109,7 +109,7 @@ def _fits(modem: ModemView, key: tuple[int, int], content: bytes) -> bool:
 
 
 def _list(modem: ModemView, params: list[Param]) -> Reply:
-    """Rule 13: compact lines sorted by (tag, type); no match is a bare OK."""
+    """Rule S13: compact lines sorted by (tag, type); no match is a bare OK."""
     if len(params) > 2:
         return modem.param_error()
     tag = params[0].int_in(0, MAX_TAG) if params else None
@@ -125,7 +125,7 @@ def _list(modem: ModemView, params: list[Param]) -> Reply:
 
 
 def _read(modem: ModemView, params: list[Param]) -> Reply:
-    """Rule 14."""
+    """Rule S14."""
     key = _tag_and_type(params)
     if key is None or len(params) != 2:
         return modem.param_error()
@@ -140,7 +140,7 @@ def _read(modem: ModemView, params: list[Param]) -> Reply:
 
 
 def _delete(modem: ModemView, params: list[Param]) -> Reply:
-    """Rule 15. Deleting ``(slot, 5)`` for slot 0-9 frees that ``%XPMNG`` slot."""
+    """Rule S15. Deleting ``(slot, 5)`` for slot 0-9 frees that ``%XPMNG`` slot."""
     key = _tag_and_type(params)
     if key is None or len(params) != 2:
         return modem.param_error()
@@ -159,7 +159,7 @@ def _delete(modem: ModemView, params: list[Param]) -> Reply:
 
 
 def xpmng(modem: ModemView, form: Form, args: bytes) -> Reply:
-    """Rules 17-18."""
+    """Rules S17-S18."""
     if form != "set":
         return ERROR
     params = split_params(args)

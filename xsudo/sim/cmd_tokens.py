@@ -1,4 +1,4 @@
-"""Rules 26-27a: ``%KEYGEN``, ``%ATTESTTOKEN`` and ``%CLAIMTOKEN``.
+"""Rules S26-S27a: ``%KEYGEN``, ``%ATTESTTOKEN`` and ``%CLAIMTOKEN``.
 
 Generated keys are stored as PKCS#8 PEM in the ``%CMNG`` entry ``(tag, key_type)``, so
 the listed SHA is SHA-256 of that PEM and the key survives in the state file. The replies
@@ -27,7 +27,7 @@ NONCE_BYTES = 16
 
 
 def keygen(modem: ModemView, form: Form, args: bytes) -> Reply:
-    """Rule 26: ``AT%KEYGEN=<tag>,<2|8>,<0|1>[,"<attributes>"[,"<key_usage>"]]``."""
+    """Rule S26: ``AT%KEYGEN=<tag>,<2|8>,<0|1>[,"<attributes>"[,"<key_usage>"]]``."""
     if form != "set":
         return ERROR
     params = split_params(args)
@@ -96,7 +96,7 @@ def _challenge(param: Param) -> bytes | None:
 
 
 def attesttoken(modem: ModemView, form: Form, args: bytes) -> Reply:
-    """Rule 27: ``AT%ATTESTTOKEN`` or ``AT%ATTESTTOKEN="<32 hex>"``."""
+    """Rule S27: ``AT%ATTESTTOKEN`` or ``AT%ATTESTTOKEN="<32 hex>"``."""
     if form == "exec":
         nonce = modem.random_bytes(NONCE_BYTES)
     elif form == "set":
@@ -118,7 +118,7 @@ def attesttoken(modem: ModemView, form: Form, args: bytes) -> Reply:
 
 
 def claimtoken(modem: ModemView, form: Form, args: bytes) -> Reply:
-    """Rule 27a: ``AT%CLAIMTOKEN=<tag>[,"<32 hex>"]``; 529 without an ownership key."""
+    """Rule S27a: ``AT%CLAIMTOKEN=<tag>[,"<32 hex>"]``; 529 without an ownership key."""
     if form != "set":
         return ERROR
     params = split_params(args)

@@ -1,4 +1,4 @@
-"""Rules 19-23: ``AT%XSUDO=<data_len>,"<b64 signature>"[,<slot>];<command>``.
+"""Rules S19-S23: ``AT%XSUDO=<data_len>,"<b64 signature>"[,<slot>];<command>``.
 
 The simulator really verifies: strict standard padded Base64, strict DER ECDSA-Sig-Value
 (raw 64-byte ``r || s`` only when ``accept_raw_signatures`` is on), ECDSA P-256 over
@@ -21,7 +21,7 @@ MAX_DATA_LEN = 1 << 31
 
 
 def xsudo(modem: ModemView, form: Form, args: bytes) -> Reply:
-    """Parse (rule 19), find the key (20), decode (21), verify (22), run (23)."""
+    """Parse (rule S19), find the key (S20), decode (S21), verify (S22), run (S23)."""
     if form != "set":
         return ERROR
     separator = find_unquoted(args, ord(";"))

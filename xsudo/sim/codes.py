@@ -2,10 +2,10 @@
 
 The simulator keeps its own table instead of using :class:`xsudo.errors.CmeCode`: it is the
 independent implementation of the modem that the product is tested against, so the numbers
-it answers are written down here from the modem documentation (``shared/spec/nrf91-at.md``
-section 1.7, Nordic's CME code table and the simulator rules), not taken from the code under
+it answers are written down here from the modem documentation (docs/design/modem.md, M7:
+Nordic's CME code table; and the simulator rules), not taken from the code under
 test. A wrong number in the product's table therefore shows up as a disagreement in the
-tests instead of being shared by both sides; ``tests/sim/test_codes.py`` also checks that
+tests instead of being shared by both sides; ``tests/sim/test_layering.py`` also checks that
 every code here is one the product knows.
 
 Names follow the modem's meanings. 520 has two, as in Nordic's table: ``%XSUDO``
@@ -22,7 +22,7 @@ class Cme(IntEnum):
     """A ``+CME ERROR: <n>`` code (3GPP generic below 512, Nordic's from 512)."""
 
     INCORRECT_PARAMETERS = 50
-    """Rule 11 ``ERR(50)``: a malformed or out-of-range parameter."""
+    """Rule S11 ``ERR(50)``: a malformed or out-of-range parameter."""
     NOT_FOUND = 513
     """No such credential, ``%XPMNG`` key or ``%XSUDO`` public key."""
     NO_ACCESS = 514

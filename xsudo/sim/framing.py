@@ -1,4 +1,4 @@
-"""Cut a received byte stream into commands the way sdk-nrf's at_host does (rules 1-4).
+"""Cut a received byte stream into commands the way sdk-nrf's at_host does (rules S1-S4).
 
 * A terminator ends a command only outside double quotes; inside quotes CR and LF are data.
 * ``cr`` (at_host's default) and ``lf`` and ``nul``: the terminator byte ends the command and

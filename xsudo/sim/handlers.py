@@ -53,7 +53,7 @@ class ModemView(Protocol):
         ...
 
     def param_error(self) -> Reply:
-        """Rule 11: ``ERR(50)``, or a bare ``ERROR`` when so configured."""
+        """Rule S11: ``ERR(50)``, or a bare ``ERROR`` when so configured."""
         ...
 
     def nvm_changed(self) -> None:

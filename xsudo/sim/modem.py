@@ -1,6 +1,6 @@
 """The simulated nRF91 modem: a pure state machine, ``handle(command) -> response bytes``.
 
-Implements the "Simulator rules" of ``shared/spec/nrf91-at.md`` (rules 1-27a). No threads,
+Implements the rules of docs/design/simulator.md (S1-S27a, S32-S35). No threads,
 no sleeps, no I/O: persistence goes through the ``on_change`` callback, timing and framing
 of a byte stream live in the transports around it (:mod:`xsudo.sim.board`,
 :mod:`xsudo.sim.framing`, the servers and the ``sim://`` handler).
@@ -119,7 +119,7 @@ class Modem:
 
     def execute(self, line: bytes, *, authenticated: bool) -> Reply:
         """Run ``line`` (``AT...``, already framed). ``authenticated`` is True inside a
-        verified ``%XSUDO``: restricted commands (rule 24) are allowed then."""
+        verified ``%XSUDO``: restricted commands (rule S24) are allowed then."""
         body = line[2:]
         if not body:
             return OK
@@ -151,7 +151,7 @@ class Modem:
     # -- hooks for transports and tests --------------------------------------------------------
 
     def trigger_pofwarn(self) -> bytes:
-        """Rule 25 test hook: the supply dropped. Returns the URC bytes to send."""
+        """Rule S25 test hook: the supply dropped. Returns the URC bytes to send."""
         self.volatile.pofwarn_active = True
         self.volatile.lte_active = False
         if self.volatile.cfun in (1, 2):
@@ -166,7 +166,7 @@ class Modem:
     # -- helpers for command handlers ------------------------------------------------------------
 
     def param_error(self) -> Reply:
-        """Rule 11: ``ERR(50)``, or a bare ``ERROR`` when so configured."""
+        """Rule S11: ``ERR(50)``, or a bare ``ERROR`` when so configured."""
         return ERROR if self.options.plain_param_errors else cme(Cme.INCORRECT_PARAMETERS)
 
     def nvm_changed(self) -> None:

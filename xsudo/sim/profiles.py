@@ -22,7 +22,7 @@ LOCKED_RESTRICTED = ("%CMNG=0", "%CMNG=3", "%KEYGEN")
 class Profile:
     """One firmware personality.
 
-    ``restricted`` lists commands that need ``%XSUDO`` (simulator rule 24), each as
+    ``restricted`` lists commands that need ``%XSUDO`` (simulator rule S24), each as
     ``NAME`` or ``NAME=<first parameter>`` (``%CMNG=0`` is a ``%CMNG`` write).
     """
 
@@ -86,7 +86,7 @@ def mfw_version(mfw: str) -> tuple[int, int, int] | None:
 
 
 def validates_content(family: Family, mfw: str) -> bool:
-    """Rule 12b: nRF91x1 firmware from 2.0.2 (and NTN firmware) checks type 0/1 PEM (527)."""
+    """Rule S12b: nRF91x1 firmware from 2.0.2 (and NTN firmware) checks type 0/1 PEM (527)."""
     if family != "nrf91x1":
         return False
     if "ntn" in mfw.lower():
