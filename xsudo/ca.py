@@ -33,7 +33,7 @@ from cryptography.x509.oid import NameOID
 
 from xsudo.crypto import PublicKey, fingerprint, require_p256_public, verify_digest
 from xsudo.encoding import encode_der
-from xsudo.errors import BadInputError, SignatureInvalid, UnsupportedKeyError
+from xsudo.errors import BadInputError, Remedy, SignatureInvalid, UnsupportedKeyError
 from xsudo.signing import Signer
 
 MAX_COMMON_NAME = 64
@@ -267,7 +267,9 @@ def open_ca(
         cert_key = require_p256_public(cert.public_key())
     except (UnsupportedKeyError, ValueError):
         raise BadInputError(
-            "the CA certificate's key is not EC P-256", "use a P-256 CA (xsudo ca create)"
+            "the CA certificate's key is not EC P-256",
+            "use a P-256 CA (xsudo.ca.make_ca_with_signer makes one)",
+            remedy=Remedy("create-ca"),
         ) from None
     if fingerprint(cert_key) != fingerprint(signer.public_key()):
         raise BadInputError(
@@ -312,7 +314,7 @@ def issue_from_csr(
     than the CA's. The caller verifies the CSR's signature first.
     """
     if days < 1:
-        raise BadInputError(f"--days {days} is not a positive number of days")
+        raise BadInputError(f"a validity of {days} days is not positive", "give at least 1 day")
     name = check_name(subject if subject is not None else csr.subject)
     key = require_p256_public(csr.public_key())
     start, end = validity(days)

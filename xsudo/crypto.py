@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, utils
 
 from xsudo.encoding import encode_der
-from xsudo.errors import BadInputError, UnsupportedKeyError, WrongPassphraseError
+from xsudo.errors import BadInputError, Remedy, UnsupportedKeyError, WrongPassphraseError
 
 P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 
@@ -35,7 +35,8 @@ def require_p256_private(key: object) -> PrivateKey:
         return key
     raise UnsupportedKeyError(
         f"this is {_describe_key(key)}; XSUDO needs an EC P-256 (secp256r1/prime256v1) key",
-        "generate one with: xsudo key generate NAME",
+        "generate one (KeyStore.generate)",
+        remedy=Remedy("generate-key"),
     )
 
 
@@ -102,7 +103,9 @@ def load_public_key(data: bytes) -> PublicKey:
             key = serialization.load_der_public_key(data)
     except (ValueError, TypeError, UnsupportedAlgorithm):
         raise BadInputError(
-            "not a PEM or DER public key", "give the PEM that xsudo key export prints"
+            "not a PEM or DER public key",
+            "give a SubjectPublicKeyInfo PEM (-----BEGIN PUBLIC KEY-----) or DER",
+            remedy=Remedy("export-key"),
         ) from None
     return require_p256_public(key)
 

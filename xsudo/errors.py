@@ -1,7 +1,7 @@
 """One exception tree for the whole toolkit, and the per-command meaning of modem error codes.
 
-Contract (docs/design/contracts.md, C7): every expected failure is an :class:`XsudoError`
-whose ``exit_code`` is the CLI exit status:
+Contract (docs/design/contracts.md, C3 and C7): every expected failure is an
+:class:`XsudoError` whose ``exit_code`` is the CLI exit status:
 
 * 1 - the operation ran and failed (invalid signature, the modem refused),
 * 2 - bad input or usage (unparsable line, wrong key type, wrong passphrase, missing key),
@@ -9,35 +9,174 @@ whose ``exit_code`` is the CLI exit status:
 
 ``str(error)`` is one line: what happened, then what to do next. Messages never carry
 secret material (private keys, passphrases, PSKs, PINs).
+
+Library errors carry facts and, where the next step is an operation of this toolkit, a
+:class:`Remedy`: a closed vocabulary of actions (:data:`RemedyAction`) with the values they
+need. The ``hint`` is worded for any caller (Python names, environment variables); a front
+end words the remedy in its own terms (the command line does so in ``xsudo/cli/hints.py``),
+so library text never names command-line options or ``xsudo`` subcommands.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Any, ClassVar
+from types import MappingProxyType
+from typing import Any, ClassVar, Literal, get_args
+
+RemedyAction = Literal[
+    # ports and the AT link
+    "choose-port",
+    "check-port",
+    "check-at-port",
+    "set-baud",
+    "set-cmd-type",
+    "set-shell-buffer",
+    # credentials on the modem
+    "list-credentials",
+    "delete-credential",
+    "replace-credential",
+    "check-content",
+    "normalise-content",
+    # the %XPMNG key slot and authentication
+    "upload-key",
+    "replace-key",
+    "match-slot-key",
+    "fix-signed-line",
+    "read-slots",
+    "import-key",
+    "give-key",
+    "set-up-key",
+    "use-auth-never",
+    "diagnose-line",
+    # the key store
+    "generate-key",
+    "export-key",
+    "choose-key-name",
+    "list-keys",
+    "delete-key",
+    "reregister-key",
+    "register-command-key",
+    "raise-timeout",
+    "use-file-store",
+    "unlock-keychain",
+    "set-passphrase",
+    "check-passphrase",
+    "give-pkcs11-module",
+    "choose-token",
+    "check-key-label",
+    "use-token-key",
+    # certificates and tokens
+    "create-ca",
+    "set-cn-from",
+    "set-attributes",
+    "drop-cn",
+    "check-identity-key",
+    # the audit log
+    "audit-verify",
+    "audit-show",
+    "choose-home",
+    "trust-key",
+]
+"""Every action a :class:`Remedy` can name (closed: front ends word each one)."""
+
+REMEDY_ACTIONS: tuple[str, ...] = get_args(RemedyAction)
+
+RemedyValue = str | int | None
+
+
+@dataclass(frozen=True)
+class Remedy:
+    """What to do next, as data: an ``action`` from :data:`RemedyAction` and the values it
+    needs (``params``: e.g. ``{"key": "factory", "slot": 0}``; ``None`` means unknown).
+
+    The error's ``hint`` says the same in words for any caller; a front end (the CLI) turns
+    the remedy into its own wording (an option, a subcommand).
+    """
+
+    action: RemedyAction
+    params: Mapping[str, RemedyValue] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.action not in REMEDY_ACTIONS:
+            raise ValueError(f"unknown remedy action {self.action!r}")
+        object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
+
+    def __hash__(self) -> int:
+        return hash((self.action, tuple(sorted(self.params.items()))))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Remedy):
+            return NotImplemented
+        return self.action == other.action and dict(self.params) == dict(other.params)
+
+    def __repr__(self) -> str:
+        return f"Remedy({self.action!r}, {dict(self.params)!r})"
+
+    def get(self, name: str) -> RemedyValue:
+        """The value of parameter ``name`` (``None`` when absent)."""
+        return self.params.get(name)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"action": self.action, "params": dict(self.params)}
+
+
+@dataclass(frozen=True)
+class Note:
+    """One thing added to an error's hint after it was raised (:meth:`XsudoError.amend`)."""
+
+    text: str
+    remedy: Remedy | None = None
 
 
 class XsudoError(Exception):
-    """Base of every expected error. ``hint`` says what the user should do next."""
+    """Base of every expected error.
+
+    ``message`` says what happened (facts, with the values); ``hint`` what the caller should
+    do next, in words for any caller; ``remedy`` the same as data (:class:`Remedy`) when the
+    next step is an operation of this toolkit; ``notes`` what was added later with
+    :meth:`amend`. ``str(error)`` is ``message; hint``.
+    """
 
     exit_code: ClassVar[int] = 1
 
-    def __init__(self, message: str, hint: str | None = None) -> None:
+    def __init__(
+        self, message: str, hint: str | None = None, *, remedy: Remedy | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
-        self.hint = hint
+        self.base_hint = hint
+        """The hint as raised, without the notes :meth:`amend` added."""
+        self.remedy = remedy
+        self.notes: list[Note] = []
         self.outcome: dict[str, Any] | None = None
         """What the failed operation left behind, as the JSON its result would have had
         (e.g. a credential write's ``landed``), when the operation got that far."""
 
-    def amend(self, note: str) -> None:
-        """Add ``note`` (one more thing the user must know or do) to the hint."""
-        self.hint = f"{self.hint}; {note}" if self.hint else note
+    @property
+    def hint(self) -> str | None:
+        """The hint as raised, then every note, joined with ``; ``."""
+        parts = [self.base_hint] if self.base_hint else []
+        parts += [note.text for note in self.notes]
+        return "; ".join(parts) or None
+
+    def amend(self, note: str, remedy: Remedy | None = None) -> Note:
+        """Add ``note`` (one more thing the user must know or do) to the hint; ``remedy``
+        is that note as data, when it is an action. Returns the note (see :meth:`retract`)."""
+        added = Note(note, remedy)
+        self.notes.append(added)
+        return added
+
+    def retract(self, note: Note) -> None:
+        """Take back a note :meth:`amend` added (it no longer holds)."""
+        if note in self.notes:
+            self.notes.remove(note)
 
     def __str__(self) -> str:
-        if self.hint:
-            return f"{self.message}; {self.hint}"
+        hint = self.hint
+        if hint:
+            return f"{self.message}; {hint}"
         return self.message
 
 
@@ -138,6 +277,7 @@ class CodeMeaning:
 
     meaning: str
     hint: str
+    remedy: Remedy | None = None
 
 
 _OFFLINE_HINT = (
@@ -159,7 +299,11 @@ _GENERIC: dict[int, CodeMeaning] = {
     50: CodeMeaning("incorrect parameters", "check the command's parameters and their ranges"),
     51: CodeMeaning("command disabled in this firmware build", "use a firmware that enables it"),
     60: CodeMeaning("modem system failure", "reset the board and retry"),
-    513: CodeMeaning("not found", "check the sec_tag and type (xsudo cred list)"),
+    513: CodeMeaning(
+        "not found",
+        "check the sec_tag and type against the credentials the modem lists",
+        Remedy("list-credentials"),
+    ),
     514: CodeMeaning("not allowed (no access)", "the entry is reserved or protected"),
     515: CodeMeaning("modem credential storage is full", "delete unused credentials and retry"),
     516: CodeMeaning("a radio connection is active", _OFFLINE_HINT),
@@ -176,11 +320,18 @@ _GENERIC: dict[int, CodeMeaning] = {
     529: CodeMeaning("the token could not be created", "check that the ownership key exists"),
 }
 
+_SLOT_KEY_EXISTS = CodeMeaning(
+    "a public key already exists in that slot (keys are write-once)",
+    "delete it first (AT%CMNG=3,<slot>,5) or upload again with replace=True",
+    Remedy("replace-key"),
+)
+
 _PER_COMMAND: dict[str, dict[int, CodeMeaning]] = {
     "%XSUDO": {
         513: CodeMeaning(
             "no public key in that XSUDO slot",
-            "upload the key first: xsudo device upload-key --key NAME --slot N",
+            "upload the signing key's public half to the slot first",
+            Remedy("upload-key"),
         ),
         514: CodeMeaning(
             "the modem does not allow this command through %XSUDO",
@@ -189,36 +340,42 @@ _PER_COMMAND: dict[str, dict[int, CodeMeaning]] = {
         520: CodeMeaning(
             "authentication failed: the signature does not verify over the first data_len "
             "bytes of the command",
-            "diagnose the line offline with: xsudo verify --key NAME --file LINE_FILE",
+            "diagnose the line offline against the slot's public key (xsudo.verify)",
+            Remedy("diagnose-line"),
         ),
     },
     "%XPMNG": {
-        513: CodeMeaning("no public key in that slot", "upload one with xsudo device upload-key"),
-        519: CodeMeaning(
-            "a public key already exists in that slot (keys are write-once)",
-            "delete it first (AT%CMNG=3,<slot>,5) or use xsudo device upload-key --replace",
+        513: CodeMeaning(
+            "no public key in that slot",
+            "upload one (Device.upload_key)",
+            Remedy("upload-key"),
         ),
-        520: CodeMeaning(
-            "a public key already exists in that slot (keys are write-once)",
-            "delete it first (AT%CMNG=3,<slot>,5) or use xsudo device upload-key --replace",
-        ),
+        519: _SLOT_KEY_EXISTS,
+        520: _SLOT_KEY_EXISTS,
     },
     "%CMNG": {
-        513: CodeMeaning("no credential with that sec_tag and type", "list them: xsudo cred list"),
+        513: CodeMeaning(
+            "no credential with that sec_tag and type",
+            "list the stored credentials (Device.list_credentials)",
+            Remedy("list-credentials"),
+        ),
         514: CodeMeaning(
             "no access: the sec_tag is reserved, the type is not readable, or this firmware "
             "requires authenticated access (%XSUDO)",
-            "for protected writes set up a key: xsudo key generate NAME, "
-            "xsudo device upload-key --key NAME, then write with --auth required",
+            "for protected writes set up a key: generate one, upload its public half to an "
+            "XSUDO slot, then write with auth policy 'required'",
+            Remedy("set-up-key"),
         ),
         519: CodeMeaning(
             "the existing credential cannot be overwritten",
-            "delete it first with xsudo cred delete, if it is yours to delete",
+            "delete it first, if it is yours to delete",
+            Remedy("delete-credential"),
         ),
         527: CodeMeaning(
             "invalid certificate content (types 0/1 are validated on mfw 2.0.2 and later)",
             "the PEM is malformed (literal \\n, CRLF, missing armour) or too large; "
-            "check it with xsudo cred write --dry-run",
+            "check it offline with xsudo.content.preflight",
+            Remedy("check-content"),
         ),
     },
     "%KEYGEN": {
@@ -264,7 +421,9 @@ class ModemError(OperationFailed):
         self.meaning = described.meaning
         label = "ERROR" if kind == "ERROR" else f"+{kind} ERROR: {code}"
         super().__init__(
-            f"{command or 'command'} failed with {label}: {described.meaning}", described.hint
+            f"{command or 'command'} failed with {label}: {described.meaning}",
+            described.hint,
+            remedy=described.remedy,
         )
 
 

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from xsudo.errors import BadInputError, PortError
+from xsudo.errors import BadInputError, PortError, Remedy
 
 NORDIC_VID = 0x1915
 SEGGER_VID = 0x1366
@@ -208,13 +208,15 @@ def choose_auto_port(ports: Sequence[SerialPort]) -> str:
     if not candidates:
         seen = ", ".join(port.label() for port in ports) or "none"
         raise PortError(
-            f"--port auto found no nRF91 development kit (serial ports: {seen})",
-            "connect the kit by USB, or give the port with --port (list them with xsudo ports)",
+            f"port auto found no nRF91 development kit (serial ports: {seen})",
+            "connect the kit by USB, or give its port (a device path)",
+            remedy=Remedy("choose-port", {"found": 0}),
         )
     listed = ", ".join(port.label() for port in candidates)
     raise BadInputError(
-        f"--port auto found {len(candidates)} nRF91 kits: {listed}",
-        "choose one with --port",
+        f"port auto found {len(candidates)} nRF91 kits: {listed}",
+        "give the port of one of them",
+        remedy=Remedy("choose-port", {"found": len(candidates)}),
     )
 
 

@@ -68,7 +68,8 @@ def test_a_damaged_log_stops_connect_before_the_port_opens(home: Path) -> None:
     (home / "audit.jsonl").write_bytes(b'{"seq": 1, "hash": "ab')
     with pytest.raises(xsudo.BadInputError) as info:
         xsudo.connect("sim://?profile=locked", home=home)
-    assert info.value.exit_code == 2 and "audit verify" in str(info.value)
+    assert info.value.exit_code == 2 and info.value.remedy is not None
+    assert info.value.remedy.action == "audit-verify"
 
 
 def test_xsudo_port_is_the_default(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:

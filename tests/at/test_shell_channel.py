@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from xsudo.at import AtChannel, Modem, ShellCommandError, SignedCommandError, commands
+from xsudo.cli.hints import cli_text
 from xsudo.command import AtCommand, build_xsudo_line
 from xsudo.errors import CmeError, CommandTextError, DeviceError, DeviceTimeout
 
@@ -158,7 +159,7 @@ def test_raw_at_lines_typed_at_a_shell_are_diagnosed(sim: type[PtySim]) -> None:
     ):
         channel.command(b"AT+CGMR")
     assert "Zephyr shell" in str(caught.value)
-    assert "--cmd-type shell" in str(caught.value)
+    assert "--cmd-type shell" in cli_text(caught.value)  # the remedy, in CLI words
 
 
 def test_line_longer_than_the_device_shell_buffer(sim: type[PtySim], cert: bytes) -> None:
@@ -169,7 +170,7 @@ def test_line_longer_than_the_device_shell_buffer(sim: type[PtySim], cert: bytes
         with pytest.raises(ShellCommandError) as caught:
             modem.command(commands.cmng_write(CA_TAG, 0, cert))
         assert "not terminated" in str(caught.value)
-        assert "--shell-buffer" in str(caught.value)
+        assert "--shell-buffer" in cli_text(caught.value)
         assert modem.cmng_list(CA_TAG) == []  # still in step, nothing stored
 
 
@@ -198,9 +199,11 @@ def test_no_answer_names_the_firmware_that_would_answer() -> None:
         pytest.raises(DeviceTimeout) as caught,
     ):
         channel.detect()
-    message = str(caught.value)
+    message = cli_text(caught.value)
     for word in ("at_client", "serial_modem", "--cmd-type shell", "--baud"):
         assert word in message
+    for word in ("at_client", "serial_modem", "cmd_type 'shell'", "baud rate"):
+        assert word in str(caught.value)
     assert device.received[:1] == [b"AT"]
 
 
@@ -224,4 +227,4 @@ def test_shell_lines_sent_to_a_raw_at_interface_are_diagnosed() -> None:
     ):
         channel.command(b"AT+CGMR")
     assert "raw AT interface" in str(caught.value)
-    assert "--cmd-type at" in str(caught.value)
+    assert "--cmd-type at" in cli_text(caught.value)

@@ -20,6 +20,7 @@ from xsudo.at.shell import (
     shell_quote,
     strip_prompt,
 )
+from xsudo.cli.hints import cli_text
 from xsudo.errors import BadInputError, CommandTextError
 from xsudo.sim.shell import ShellQuoteError, shell_decode
 
@@ -96,7 +97,7 @@ def test_line_must_fit_the_shell_buffer() -> None:
         shell_line(line, len(encoded))
     message = str(caught.value)
     assert f"{len(encoded)}-character shell line" in message
-    assert "--shell-buffer" in message
+    assert "shell_buffer" in message and "--shell-buffer" in cli_text(caught.value)
     assert caught.value.exit_code == 2
 
 

@@ -13,6 +13,7 @@ import pytest
 import serial
 
 from xsudo.at import AtChannel, open_port, port_error, resolve_port
+from xsudo.cli.hints import cli_text
 from xsudo.errors import BadInputError, DeviceTimeout, PortError
 
 
@@ -43,7 +44,7 @@ def test_missing_device_path() -> None:
     with pytest.raises(PortError) as caught:
         open_port("/dev/ttyXSUDO-does-not-exist")
     assert "not found" in str(caught.value)
-    assert "xsudo ports" in str(caught.value)
+    assert "xsudo ports" in cli_text(caught.value)
     assert caught.value.exit_code == 3
 
 
@@ -137,7 +138,7 @@ def test_open_failures_are_mapped(
     monkeypatch: pytest.MonkeyPatch, exc: Exception, platform: str, words: tuple[str, ...]
 ) -> None:
     monkeypatch.setattr(sys, "platform", platform)
-    message = str(port_error("PORT", exc))
+    message = cli_text(port_error("PORT", exc))
     for word in words:
         assert word in message
 

@@ -16,6 +16,7 @@ from tests.audit.support import fill, lines_of
 from tests.support.cli import assert_one_line_error
 from tests.support.cli import run_cli as run
 from xsudo.audit.log import AuditHead, AuditLog, AuditLogError
+from xsudo.cli.hints import cli_text
 from xsudo.errors import BadInputError
 
 
@@ -47,7 +48,7 @@ def test_a_damaged_tail_is_a_one_line_error_before_anything_is_written(tmp_path:
         text = str(error)
         assert "\n" not in text
         assert str(log.path) in text
-        assert "xsudo audit verify" in text and "aside" in text
+        assert "xsudo audit verify" in cli_text(error) and "aside" in text
         assert "cut short" in text
     with pytest.raises(AuditLogError):
         log.head()

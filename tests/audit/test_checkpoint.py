@@ -37,7 +37,7 @@ from xsudo.audit.checkpoint import (
 )
 from xsudo.audit.log import AuditHead, AuditLog
 from xsudo.crypto import public_key_pem
-from xsudo.errors import BadInputError, SignatureInvalid
+from xsudo.errors import BadInputError, Remedy, SignatureInvalid
 
 KEY = "auditor"
 HASH = "0123456789abcdef" * 4
@@ -166,9 +166,14 @@ def test_a_forged_tail_without_the_checkpoint_fails(tmp_path: Path) -> None:
 
 
 def test_a_checkpoint_by_an_untrusted_key_fails(tmp_path: Path) -> None:
-    log, _ = checkpointed(tmp_path, KeySigner("mallory"))
+    mallory = KeySigner("mallory")
+    log, _ = checkpointed(tmp_path, mallory)
     [(_, ok, reason)] = check(log, KeySigner())
-    assert not ok and "signed by key 'mallory'" in reason and "--trust" in reason
+    assert not ok and "signed by key 'mallory'" in reason and "not trusted here" in reason
+    [result] = check_checkpoints(log.verify(), [], trusted_keys([KeySigner().public_key()]))
+    fingerprint = result.checkpoint.key_fingerprint if result.checkpoint else None
+    assert result.remedy == Remedy("trust-key", {"fingerprint": fingerprint})
+    assert "trusted public keys" in result.to_json()["reason"]
 
 
 def test_an_edited_signature_fails(tmp_path: Path) -> None:
@@ -287,6 +292,7 @@ def test_cli_trust_comes_from_the_key_store_or_trust_files(
     log = str(home / "audit.jsonl")
     code, out, _ = run(capsys, "--home", str(elsewhere), "audit", "verify", log)
     assert code == 1 and "which is not trusted here" in out
+    assert "give its public key with --trust PUB.pem" in out  # the remedy, in CLI words
     trust = str(tmp_path / "auditor.pub.pem")
     code, out, _ = run(capsys, "--home", str(elsewhere), "audit", "verify", log, "--trust", trust)
     assert code == 0 and "checkpoint (log record 4): ok" in out

@@ -23,6 +23,7 @@ from xsudo.audit.log import (
     parse_record,
     record_hash,
 )
+from xsudo.cli.hints import cli_text
 
 Lines = list[bytes]
 
@@ -129,7 +130,7 @@ def test_records_raise_a_one_line_audit_log_error(log: AuditLog, case: str) -> N
     assert raised.value.exit_code == 2
     assert fragment in str(raised.value)
     assert "\n" not in str(raised.value)
-    assert "xsudo audit verify" in str(raised.value)
+    assert "xsudo audit verify" in cli_text(raised.value)
 
 
 @pytest.mark.parametrize("case", list(CASES))

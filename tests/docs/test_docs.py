@@ -51,6 +51,9 @@ PAGES = (
     "security/index.html",
 )
 API_OBJECTS = (
+    "xsudo.api.connect",
+    "xsudo.api.open_key",
+    "xsudo.device.Device",
     "xsudo.signing.sign_command",
     "xsudo.diagnose.verify_line",
     "xsudo.keys.KeyStore",

@@ -306,7 +306,7 @@ def fast_store(
     """A KeyStore with the configured keyring, a file store at :data:`FAST_ROUNDS`, a pkcs11
     store configured by ``pkcs11`` (PIN from ``$XSUDO_PKCS11_PIN``) and the command store."""
     source = passphrase if passphrase is not None else PassphraseSource(interactive=False)
-    pins = PassphraseSource(interactive=False, env_var=PKCS11_PIN_ENV, file_option="--pin-file")
+    pins = PassphraseSource(interactive=False, env_var=PKCS11_PIN_ENV, file_param="pin_file")
     return KeyStore(
         home,
         source,

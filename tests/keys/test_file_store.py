@@ -23,6 +23,7 @@ from tests.keys.conftest import (
     sha256,
     write_secret,
 )
+from xsudo.cli.hints import cli_text
 from xsudo.errors import BadInputError, InsecureStoreError, KeyStoreError, WrongPassphraseError
 from xsudo.keys import DEFAULT_KDF_ROUNDS, KeyStore, PassphraseSource, fsutil, records
 
@@ -226,7 +227,8 @@ def test_no_passphrase_and_no_terminal(home: Path, monkeypatch: pytest.MonkeyPat
         fast_store(home).generate("k", "file")
     message = str(caught.value)
     assert "no terminal" in message
-    assert "XSUDO_KEY_PASSPHRASE" in message and "--passphrase-file" in message
+    assert "XSUDO_KEY_PASSPHRASE" in message and "passphrase_file" in message
+    assert "--passphrase-file" in cli_text(caught.value)
     assert leftovers(home) == []
 
 

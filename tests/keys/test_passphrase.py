@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.keys.conftest import write_secret
+from xsudo.cli.hints import cli_text
 from xsudo.errors import BadInputError, InsecureStoreError
 from xsudo.keys import IMPORT_PASSPHRASE_ENV, PassphraseSource, pin_source
 
@@ -52,6 +53,10 @@ def test_env_then_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
         source.get("passphrase for key 'k'")
     assert str(caught.value) == (
         "no passphrase for key 'k' given and no terminal to ask on; set XSUDO_KEY_PASSPHRASE, "
+        "or give passphrase_file (a file with the passphrase on its first line)"
+    )
+    assert cli_text(caught.value) == (  # the remedy in CLI words: what the CLI always said
+        "no passphrase for key 'k' given and no terminal to ask on; set XSUDO_KEY_PASSPHRASE, "
         "or pass --passphrase-file FILE (the passphrase on its first line)"
     )
 
@@ -59,10 +64,13 @@ def test_env_then_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_import_source_uses_its_own_names(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XSUDO_KEY_PASSPHRASE", "store secret")
     source = PassphraseSource(
-        interactive=False, env_var=IMPORT_PASSPHRASE_ENV, file_option="--source-passphrase-file"
+        interactive=False, env_var=IMPORT_PASSPHRASE_ENV, file_param="source_passphrase_file"
     )
-    with pytest.raises(BadInputError, match=r"XSUDO_IMPORT_PASSPHRASE.*--source-passphrase-file"):
+    with pytest.raises(
+        BadInputError, match=r"XSUDO_IMPORT_PASSPHRASE.*source_passphrase_file"
+    ) as caught:
         source.get("passphrase of the key file")
+    assert "pass --source-passphrase-file FILE" in cli_text(caught.value)
     monkeypatch.setenv(IMPORT_PASSPHRASE_ENV, "import secret")
     assert source.get("passphrase of the key file") == b"import secret"
 

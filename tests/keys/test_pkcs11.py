@@ -76,7 +76,7 @@ class CountingPins(PassphraseSource):
     """The PIN from memory, counting how often a login asked for it."""
 
     def __init__(self, pin: str = USER_PIN) -> None:
-        super().__init__(interactive=False, env_var=PKCS11_PIN_ENV, file_option="--pin-file")
+        super().__init__(interactive=False, env_var=PKCS11_PIN_ENV, file_param="pin_file")
         self.pin = pin
         self.asked = 0
 
@@ -375,7 +375,8 @@ def test_errors_are_one_line_with_a_next_step(
     monkeypatch.delenv(PKCS11_MODULE_ENV)
     assert_one_line_error(
         xsudo("key", "generate", "k7", "--store", "pkcs11"),
-        "no PKCS#11 module given (--module PATH or XSUDO_PKCS11_MODULE)",
+        "no PKCS#11 module given (a module path or XSUDO_PKCS11_MODULE); "
+        "pass --module PATH or set XSUDO_PKCS11_MODULE",
     )
     assert [r["name"] for r in xsudo("key", "list", "--json").json()] == ["k"]
     assert token.private_labels() == ["k"]

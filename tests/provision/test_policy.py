@@ -11,6 +11,7 @@ import itertools
 import pytest
 
 from tests.verify.support import LocalSigner, load_test_key
+from xsudo.cli.hints import cli_text
 from xsudo.crypto import generate_private_key, public_key_pem
 from xsudo.errors import BadInputError, CmeError
 from xsudo.provision.policy import (
@@ -69,7 +70,7 @@ def test_with_a_key(mode: str, slot: str, support: str) -> None:
 def test_a_different_key_names_the_fix() -> None:
     with pytest.raises(SlotKeyMismatch) as info:
         decide_auth(AuthSettings("auto", SIGNER, 0), AuthFacts("other", "cd" * 32))
-    text = str(info.value)
+    text = cli_text(info.value)
     assert "--replace" in text and "--auth never" in text and "cdcdcdcd" in text
 
 

@@ -4,15 +4,68 @@ raw or through the Zephyr shell's ``at`` command (:mod:`.cmdtype`, :mod:`.shell`
 modem's own commands built in one place (:mod:`.commands`), and typed nRF91 operations on
 top (:mod:`.modem`). Nothing here knows about cryptography."""
 
-from . import commands
-from .channel import DEFAULT_TERMINATOR, DEFAULT_TIMEOUT, AtChannel
-from .cmdtype import CMD_TYPE_ENV, CMD_TYPES, CmdType, resolve_cmd_type
-from .framing import FramingOverflow, LineSplitter
-from .modem import CredentialContent, CredentialEntry, Modem, ModemIdentity, family_of
-from .parse import ResponseFormatError
-from .results import URC_PREFIXES, AtResponse, FinalResult, SignedCommandError
-from .shell import DEFAULT_SHELL_BUFFER, ShellCommandError, shell_encode, shell_line
-from .transport import DEFAULT_BAUD, PORT_ENV, open_port, port_error, resolve_port
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+# Names load on first use, so importing the pure vocabulary (xsudo.at.commands) does not
+# load the port, channel and modem modules (docs/design/architecture.md, #layers).
+_EXPORTS: dict[str, str] = {
+    "commands": "",
+    "DEFAULT_TERMINATOR": "channel",
+    "DEFAULT_TIMEOUT": "channel",
+    "AtChannel": "channel",
+    "CMD_TYPE_ENV": "cmdtype",
+    "CMD_TYPES": "cmdtype",
+    "CmdType": "cmdtype",
+    "resolve_cmd_type": "cmdtype",
+    "FramingOverflow": "framing",
+    "LineSplitter": "framing",
+    "CredentialContent": "modem",
+    "CredentialEntry": "modem",
+    "Modem": "modem",
+    "ModemIdentity": "modem",
+    "family_of": "modem",
+    "ResponseFormatError": "parse",
+    "URC_PREFIXES": "results",
+    "AtResponse": "results",
+    "FinalResult": "results",
+    "SignedCommandError": "results",
+    "DEFAULT_SHELL_BUFFER": "shell",
+    "ShellCommandError": "shell",
+    "shell_encode": "shell",
+    "shell_line": "shell",
+    "DEFAULT_BAUD": "transport",
+    "PORT_ENV": "transport",
+    "open_port": "transport",
+    "port_error": "transport",
+    "resolve_port": "transport",
+}
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from . import commands
+    from .channel import DEFAULT_TERMINATOR, DEFAULT_TIMEOUT, AtChannel
+    from .cmdtype import CMD_TYPE_ENV, CMD_TYPES, CmdType, resolve_cmd_type
+    from .framing import FramingOverflow, LineSplitter
+    from .modem import CredentialContent, CredentialEntry, Modem, ModemIdentity, family_of
+    from .parse import ResponseFormatError
+    from .results import URC_PREFIXES, AtResponse, FinalResult, SignedCommandError
+    from .shell import DEFAULT_SHELL_BUFFER, ShellCommandError, shell_encode, shell_line
+    from .transport import DEFAULT_BAUD, PORT_ENV, open_port, port_error, resolve_port
+
+
+def __getattr__(name: str) -> Any:
+    """Load a name of the AT layer on first use (PEP 562)."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'xsudo.at' has no attribute {name!r}")
+    value = import_module(f"{__name__}.{name}" if not module else f"{__name__}.{module}")
+    if module:
+        value = getattr(value, name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "CMD_TYPES",

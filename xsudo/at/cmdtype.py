@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from typing import Literal, Protocol
 
-from xsudo.errors import BadInputError, DeviceError
+from xsudo.errors import BadInputError, DeviceError, Remedy
 
 from .parse import show
 from .results import parse_final
@@ -101,7 +101,8 @@ class AtFraming:
         if line.endswith(b": command not found"):
             return DeviceError(
                 f"the device on {port} is a Zephyr shell, not a raw AT interface ({show(line)})",
-                "use --cmd-type shell (or auto)",
+                "use cmd_type 'shell' (or 'auto')",
+                remedy=Remedy("set-cmd-type", {"cmd_type": "shell"}),
             )
         return None
 
@@ -114,7 +115,8 @@ def resolve_cmd_type(value: str | None) -> CmdType:
             return known
     raise BadInputError(
         f"command type {chosen!r} is not one of {', '.join(CMD_TYPES)}",
-        f"use --cmd-type at|shell|auto (or set {CMD_TYPE_ENV})",
+        f"use cmd_type 'at', 'shell' or 'auto' (or set {CMD_TYPE_ENV})",
+        remedy=Remedy("set-cmd-type"),
     )
 
 

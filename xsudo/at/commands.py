@@ -174,7 +174,7 @@ def cmng_list(tag: int | None = None, cred_type: int | None = None) -> AtCommand
     """``AT%CMNG=1[,<tag>[,<type>]]``: list stored credentials. A type needs a tag (the
     parameters nest)."""
     if cred_type is not None and tag is None:
-        raise BadInputError("a credential type needs a sec_tag to list", "give --tag too")
+        raise BadInputError("a credential type needs a sec_tag to list", "give the sec_tag too")
     params: list[Param] = [int(CmngOp.LIST)]
     if tag is not None:
         params.append(check_sec_tag(tag))

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 
-from xsudo.errors import DeviceTimeout
+from xsudo.errors import DeviceTimeout, Remedy
 
 from .cmdtype import DETECT_PROBE, Framing, framing_for, probe_verdict
 from .link import AtLink
@@ -73,13 +73,16 @@ def no_answer(port_name: str, garbage: bool) -> DeviceTimeout:
     """The error for a device that gave no recognisable answer to the probe."""
     if garbage:
         return DeviceTimeout(
-            f"the device on {port_name} answered AT with unreadable bytes",
-            "the baud rate is probably wrong (nRF91 samples use 115200; see --baud)",
+            f"the device on {port_name} answered AT with unreadable bytes: the baud rate is "
+            "probably wrong",
+            "give the right baud rate (nRF91 samples use 115200)",
+            remedy=Remedy("set-baud"),
         )
     return DeviceTimeout(
         f"no answer to AT from {port_name}",
-        "check that this is the modem's AT port (xsudo ports) and that its firmware "
-        "takes AT commands: at_client (AT host) and serial_modem (SLM) answer raw AT "
-        "(--cmd-type at), shell-based firmware with CONFIG_AT_SHELL takes 'at <command>' "
-        "(--cmd-type shell); also check --baud",
+        "check that this is the modem's AT port and that its firmware takes AT commands: "
+        "at_client (AT host) and serial_modem (SLM) answer raw AT (cmd_type 'at'), "
+        "shell-based firmware with CONFIG_AT_SHELL takes 'at <command>' (cmd_type 'shell'); "
+        "also check the baud rate",
+        remedy=Remedy("check-at-port"),
     )

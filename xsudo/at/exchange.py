@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass, field
 
 from xsudo.command import command_name
-from xsudo.errors import DeviceReset, DeviceTimeout
+from xsudo.errors import DeviceReset, DeviceTimeout, Remedy
 
 from .cmdtype import Echo, Framing
 from .framing import MAX_RESPONSE_BYTES, FramingOverflow
@@ -143,6 +143,7 @@ def _timeout(port_name: str, line: bytes) -> DeviceTimeout:
     return DeviceTimeout(
         f"no final result code for {command_name(line)} from {port_name} in time",
         "check that the port is the modem's AT interface (AT host or Serial Modem "
-        "firmware answer raw AT; AT shell firmware needs --cmd-type shell) and the baud "
+        "firmware answer raw AT; AT shell firmware needs cmd_type 'shell') and the baud "
         "rate; give a longer timeout for large writes",
+        remedy=Remedy("check-at-port", {"timeout": 1}),
     )

@@ -22,7 +22,7 @@ from __future__ import annotations
 import time
 
 from xsudo.command import AtCommand
-from xsudo.errors import DeviceReset, DeviceTimeout
+from xsudo.errors import DeviceReset, DeviceTimeout, Remedy
 
 from .cmdtype import Echo, Framing
 from .link import AtLink, SyncState
@@ -121,10 +121,12 @@ def _sync_timeout(
         return DeviceTimeout(
             f"the device on {port_name} answered ERROR to the shell line "
             f"at '{shown}': it looks like a raw AT interface (at_client, serial_modem)",
-            "use --cmd-type at (or auto)",
+            "use cmd_type 'at' (or 'auto')",
+            remedy=Remedy("set-cmd-type", {"cmd_type": "at"}),
         )
     return DeviceTimeout(
         f"the device on {port_name} did not answer a sync probe ({shown})",
         "check that the device is running and the port is its AT interface "
-        "(and --cmd-type: shell firmware takes 'at <command>', at_client raw AT)",
+        "(and cmd_type: shell firmware takes 'at <command>', at_client raw AT)",
+        remedy=Remedy("check-at-port"),
     )

@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import re
 
-from xsudo.errors import CommandTextError, DeviceError
+from xsudo.errors import CommandTextError, DeviceError, Remedy
 
 from .parse import show
 
@@ -104,7 +104,8 @@ def shell_line(line: bytes, buffer_size: int = DEFAULT_SHELL_BUFFER) -> bytes:
         raise CommandTextError(
             "the AT%CMNG=0 line contains a literal backslash-n, which firmware built with "
             "CONFIG_AT_SHELL_UNESCAPE_LF turns into CR LF",
-            "use real line breaks in the content (xsudo cred write normalises PEM files)",
+            "use real line breaks in the content (xsudo.content.preflight normalises PEM files)",
+            remedy=Remedy("normalise-content"),
         )
     encoded = shell_encode(line)
     room = buffer_size - 1
@@ -113,8 +114,9 @@ def shell_line(line: bytes, buffer_size: int = DEFAULT_SHELL_BUFFER) -> bytes:
             f"the command needs a {len(encoded)}-character shell line (escaped from "
             f"{len(line)} bytes), but the device shell takes at most {room} "
             f"(CONFIG_SHELL_CMD_BUFF_SIZE={buffer_size})",
-            "give --shell-buffer the firmware's CONFIG_SHELL_CMD_BUFF_SIZE if it is larger, "
-            "use shorter content, or use firmware with AT host (--cmd-type at)",
+            "give the firmware's CONFIG_SHELL_CMD_BUFF_SIZE as shell_buffer if it is larger, "
+            "use shorter content, or use firmware with AT host (cmd_type 'at')",
+            remedy=Remedy("set-shell-buffer", {"size": buffer_size}),
         )
     return encoded
 
@@ -187,13 +189,15 @@ def shell_failure(line: bytes, port: str) -> ShellCommandError | None:
         return ShellCommandError(
             f"the shell on {port} has no 'at' command",
             "use firmware built with CONFIG_AT_SHELL (e.g. modem_shell), or firmware that "
-            "answers plain AT commands (at_client, serial_modem) with --cmd-type at",
+            "answers plain AT commands (at_client, serial_modem) with cmd_type 'at'",
+            remedy=Remedy("set-cmd-type", {"cmd_type": "at"}),
         )
     if line.startswith(b"not terminated:"):
         return ShellCommandError(
-            f"the shell on {port} received only part of the line (not terminated)",
-            "its command buffer is smaller than assumed: give --shell-buffer the firmware's "
-            "CONFIG_SHELL_CMD_BUFF_SIZE",
+            f"the shell on {port} received only part of the line (not terminated): its "
+            "command buffer is smaller than assumed",
+            "give the firmware's CONFIG_SHELL_CMD_BUFF_SIZE as shell_buffer",
+            remedy=Remedy("set-shell-buffer"),
         )
     if line.startswith(b"Sending AT command failed with error code"):
         detail = show(line, 120)

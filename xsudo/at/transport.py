@@ -34,6 +34,7 @@ from xsudo.errors import (
     DeviceDisconnected,
     DeviceTimeout,
     PortError,
+    Remedy,
     XsudoError,
 )
 
@@ -68,7 +69,8 @@ def resolve_port(port: str | None, *, choose: Chooser | None = None) -> str:
     if not chosen:
         raise BadInputError(
             "no serial port given",
-            f"pass --port (a device path or URL) or set {PORT_ENV}; list ports with xsudo ports",
+            f"give a port (a device path, a pyserial URL, sim://, or auto) or set {PORT_ENV}",
+            remedy=Remedy("choose-port"),
         )
     if chosen.lower() == AUTO_PORT:
         from xsudo.ports import choose_auto_port, list_serial_ports
@@ -131,7 +133,9 @@ def port_error(name: str, exc: BaseException) -> PortError:
     if kind == "not_found":
         return PortError(
             f"port {name} not found",
-            "check the path or URL and that the board is connected; list ports with xsudo ports",
+            "check the path or URL and that the board is connected "
+            "(xsudo.ports.list_serial_ports lists the serial ports)",
+            remedy=Remedy("check-port", {"port": name}),
         )
     if kind == "busy":
         holders = port_holders(name)

@@ -31,7 +31,7 @@ import hashlib
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +51,7 @@ from xsudo.audit.log import (
 )
 from xsudo.crypto import PublicKey, fingerprint, verify_digest
 from xsudo.encoding import SignatureFormatError, decode_der, encode_der
-from xsudo.errors import BadInputError, OperationFailed, SignatureInvalid
+from xsudo.errors import BadInputError, OperationFailed, Remedy, SignatureInvalid
 from xsudo.signing import Signer
 
 CHECKPOINT_DOMAIN = b"xsudo audit checkpoint v1\n"
@@ -166,25 +166,35 @@ def append_to_sidecar(path: Path, record: Mapping[str, Any]) -> None:
         raise OperationFailed(
             f"checkpoint record {record['seq']} is in the log, but could not be copied to "
             f"{path}: {exc.strerror or type(exc).__name__}",
-            "copy it by hand from: xsudo audit show --json",
+            f"copy it by hand from record {record['seq']} of the log",
+            remedy=Remedy("audit-show", {"seq": int(record["seq"])}),
         ) from None
 
 
 @dataclass(frozen=True)
 class CheckpointResult:
-    """What checking one checkpoint found. ``source`` says where it came from."""
+    """What checking one checkpoint found. ``source`` says where it came from; a failed one
+    says why in ``reason`` and, when something can be done about it, what in ``hint`` and
+    ``remedy`` (the JSON ``reason`` holds both sentences)."""
 
     source: str
     ok: bool
     reason: str = ""
     checkpoint: Checkpoint | None = None
+    hint: str = field(default="", compare=False)
+    remedy: Remedy | None = field(default=None, compare=False)
+
+    @property
+    def explained(self) -> str:
+        """``reason; hint`` (just ``reason`` without a hint)."""
+        return f"{self.reason}; {self.hint}" if self.hint else self.reason
 
     def to_json(self) -> dict[str, Any]:
         found = self.checkpoint
         return {
             "source": self.source,
             "ok": self.ok,
-            "reason": self.reason,
+            "reason": self.explained,
             "anchor": found.anchor.to_json() if found else None,
             "key_name": found.key_name if found else None,
             "key_fingerprint": found.key_fingerprint if found else None,
@@ -209,6 +219,16 @@ def check_record(
         checkpoint = Checkpoint.from_record(record)
     except ValueError as exc:
         return CheckpointResult(source, False, f"not a checkpoint: {exc}")
+    if checkpoint.key_fingerprint not in trusted and record_hash(record) == record["hash"]:
+        return CheckpointResult(
+            source,
+            False,
+            f"signed by key {checkpoint.key_name[:64]!r} ({checkpoint.key_fingerprint[:16]}...), "
+            "which is not trusted here",
+            checkpoint,
+            hint="add it to the key store or to the trusted public keys",
+            remedy=Remedy("trust-key", {"fingerprint": checkpoint.key_fingerprint}),
+        )
     problem = _problem(checkpoint, record, report, trusted)
     return CheckpointResult(source, not problem, problem, checkpoint)
 
@@ -239,13 +259,7 @@ def _problem(
 ) -> str:
     if record_hash(record) != record["hash"]:
         return "its content does not match its hash (the record was edited)"
-    key = trusted.get(checkpoint.key_fingerprint)
-    if key is None:
-        return (
-            f"signed by key {checkpoint.key_name[:64]!r} ({checkpoint.key_fingerprint[:16]}...), "
-            "which is not trusted here; add it to the key store or give its public key "
-            "with --trust PUB.pem"
-        )
+    key = trusted[checkpoint.key_fingerprint]  # check_record refused an untrusted key
     if not verify_checkpoint(checkpoint, key):
         return f"its signature does not verify with key {checkpoint.key_fingerprint[:16]}..."
     own = AuditHead.of(record)

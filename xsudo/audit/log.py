@@ -44,7 +44,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, NoReturn
 
-from xsudo.errors import BadInputError
+from xsudo.errors import BadInputError, Remedy
 
 GENESIS = "0" * 64
 AUDIT_FILE = "audit.jsonl"
@@ -100,7 +100,7 @@ class AuditHead:
             raise BadInputError(
                 f"{text[:80]!r} is not an audit head",
                 "give N:HASH, the record number and its 64-hex-digit hash, as in the "
-                "audit_head of a --json result",
+                "audit_head of a JSON result",
             )
         return cls(int(match.group(1)), match.group(2).lower())
 
@@ -342,7 +342,9 @@ class AuditLog:
         except OSError as exc:
             raise AuditLogError(
                 f"cannot open the audit log {self.path} for appending: {_os_reason(exc)}",
-                "fix the permissions of the file and its directory, or use another --home",
+                "fix the permissions of the file and its directory, or use another home "
+                "(XSUDO_HOME)",
+                remedy=Remedy("choose-home", {"path": str(self.path)}),
             ) from None
         with handle:
             yield handle
@@ -363,8 +365,9 @@ class AuditLog:
 def _damaged(path: Path, where: str, reason: str) -> NoReturn:
     raise AuditLogError(
         f"the audit log {path} is damaged at {where}: {reason}; nothing can be recorded in it",
-        f"run xsudo audit verify {path} to see where, then move it (and {path.name}.checkpoints"
+        f"check it (AuditLog.verify) to see where, then move it (and {path.name}.checkpoints"
         ", if present) aside so that a new log starts",
+        remedy=Remedy("audit-verify", {"path": str(path)}),
     )
 
 

@@ -12,13 +12,15 @@ import sys
 
 import click
 
+from xsudo.cli.hints import cli_text
 from xsudo.cli.output import printable
 from xsudo.errors import XsudoError
 
 
 def print_error(exc: XsudoError) -> None:
-    """``error: <message>; <hint>`` on stderr as one line, control characters escaped."""
-    click.echo(f"error: {printable(str(exc))}", err=True)
+    """``error: <message>; <hint>`` on stderr as one line, control characters escaped. The
+    hint is the error's remedy in CLI words (:mod:`xsudo.cli.hints`), else the library's."""
+    click.echo(f"error: {printable(cli_text(exc))}", err=True)
 
 
 def main(argv: list[str] | None = None) -> None:

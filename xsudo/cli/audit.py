@@ -17,6 +17,7 @@ from xsudo.audit.checkpoint import (
 )
 from xsudo.audit.log import AuditHead, AuditLog, ChainReport
 from xsudo.cli.context import app_context
+from xsudo.cli.hints import cli_words
 from xsudo.cli.inputs import read_file
 from xsudo.cli.keyopts import key_store, passphrase_file_option
 from xsudo.cli.output import cell, emit, emit_json, json_option, note, stdout_console
@@ -217,7 +218,8 @@ def _print_verify(
 def _describe(result: CheckpointResult) -> str:
     found = result.checkpoint
     if not result.ok:
-        return f"FAILED: {result.reason}"
+        next_step = cli_words(result.remedy) or result.hint
+        return f"FAILED: {result.reason}" + (f"; {next_step}" if next_step else "")
     assert found is not None
     return (
         f"ok, anchors record {found.anchor.seq}, signed by key {found.key_name!r} "

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import click
 from rich.table import Table
 
+from xsudo.cli import print_error
 from xsudo.cli.deviceopts import (
     AuthRequest,
     Connection,
@@ -153,7 +154,7 @@ def _show_result(result: CredResult, as_json: bool) -> None:
 
 
 def _refuse(result: CredResult) -> int:
-    click.echo(f"error: {result.message}", err=True)
+    print_error(result.refusal())
     return 1
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from xsudo.cli.deviceopts import AuthRequest, Connection, auth_settings, open_device, port_options
+from xsudo.cli.hints import cli_words
 from xsudo.cli.keyopts import key_store, passphrase_file_option
 from xsudo.cli.output import emit, emit_json, json_option, note
 from xsudo.cli.params import SLOT
@@ -68,7 +69,9 @@ def _show_info(info: DeviceInfo) -> None:
         local = f"  (local key {s.local_key})" if s.local_key else "  (no local key matches)"
         emit(f"slot {s.slot}:      {s.fingerprint}{local}")
     if probe is not None:
-        emit(f"xsudo:       {'works' if probe.works else 'not working'}: {probe.detail}")
+        words = cli_words(probe.remedy)
+        detail = f"{probe.detail}; {words}" if words else probe.detail
+        emit(f"xsudo:       {'works' if probe.works else 'not working'}: {detail}")
 
 
 @device.command("upload-key")

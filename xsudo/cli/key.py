@@ -111,7 +111,7 @@ def import_(
         source = PassphraseSource(
             source_passphrase_file,
             env_var=IMPORT_PASSPHRASE_ENV,
-            file_option="--source-passphrase-file",
+            file_param="source_passphrase_file",
             file_what="the source passphrase file",
         )
         source_password = source.get(f"passphrase of the key file {key_file}")

@@ -18,6 +18,7 @@ from xsudo.cli.deviceopts import (
     auth_settings,
     connection_options,
 )
+from xsudo.cli.hints import cli_text
 from xsudo.cli.keyopts import key_store, passphrase_file_option
 from xsudo.cli.output import emit_json, file_option, note, warn
 from xsudo.errors import BadInputError
@@ -79,9 +80,17 @@ def provision(
     failed = [r for r in reports if not r.ok]
     note(f"{len(reports) - len(failed)} of {len(reports)} devices provisioned")
     for r in failed:
-        note(f"failed: {r.port} (IMEI {r.imei or '?'}): {r.error}")
+        note(f"failed: {r.port} (IMEI {r.imei or '?'}): {_failure(r)}")
     if failed:
         raise click.exceptions.Exit(1)
+
+
+def _failure(report: DeviceReport) -> str | None:
+    """The device's failure with its next step in CLI words (:mod:`xsudo.cli.hints`)."""
+    if report.failure is None:
+        return report.error
+    text = cli_text(report.failure)
+    return f"{report.failure_where}: {text}" if report.failure_where else text
 
 
 def _run_with_progress(

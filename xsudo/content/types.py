@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 
-from xsudo.errors import BadInputError
+from xsudo.errors import BadInputError, Remedy
 from xsudo.limits import (
     DEVICE_IDENTITY_PUBLIC_KEY_TAG,
     MAX_SEC_TAG,
@@ -31,8 +31,10 @@ class ContentError(BadInputError):
     content, only positions and character codes.
     """
 
-    def __init__(self, code: str, message: str, hint: str | None = None) -> None:
-        super().__init__(message, hint)
+    def __init__(
+        self, code: str, message: str, hint: str | None = None, *, remedy: Remedy | None = None
+    ) -> None:
+        super().__init__(message, hint, remedy=remedy)
         self.code = code
 
 

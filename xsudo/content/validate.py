@@ -19,6 +19,7 @@ from cryptography.x509.oid import NameOID
 from xsudo.content.normalise import normalise_pem
 from xsudo.content.pem import PRIVATE_KEY_LABELS, PemBlock, parse_pem_blocks
 from xsudo.content.types import ContentError, ContentWarning, CredType
+from xsudo.errors import Remedy
 
 MAX_PASSWORD_CHARS = 32
 """Longest ``<passwd>`` the modem takes for an encrypted PKCS#8 key."""
@@ -365,8 +366,9 @@ def _validate_public_key(content: bytes) -> None:
         raise ContentError(
             "wrong-label",
             f"public-key holds a {block.label} block; it takes a SubjectPublicKeyInfo PEM",
-            "export it with -----BEGIN PUBLIC KEY----- armour: xsudo key export NAME "
-            "(or openssl ec -pubout)",
+            "export it with -----BEGIN PUBLIC KEY----- armour (KeyStore.public_key, or "
+            "openssl ec -pubout)",
+            remedy=Remedy("export-key"),
         )
     try:
         key = serialization.load_der_public_key(block.der)
@@ -374,7 +376,8 @@ def _validate_public_key(content: bytes) -> None:
         raise ContentError(
             "bad-key",
             "public-key is not a valid SubjectPublicKeyInfo",
-            "take the key from its source again (xsudo key export NAME)",
+            "take the key from its source again",
+            remedy=Remedy("export-key"),
         ) from None
     if isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1):
         return
@@ -386,7 +389,8 @@ def _validate_public_key(content: bytes) -> None:
     raise ContentError(
         "wrong-curve",
         f"public-key is {found}; the modem verifies EC P-256 (secp256r1/prime256v1) keys only",
-        "use a P-256 key: xsudo key generate NAME, then xsudo key export NAME",
+        "use a P-256 key (KeyStore.generate makes one)",
+        remedy=Remedy("generate-key", {"export": 1}),
     )
 
 

@@ -43,7 +43,7 @@ from pathlib import Path
 from xsudo.atomic import write_atomic
 from xsudo.crypto import PrivateKey, PublicKey, load_public_key, verify_digest
 from xsudo.encoding import SignatureFormatError, b64decode_strict, decode_any, decode_der
-from xsudo.errors import BadInputError, KeyStoreError
+from xsudo.errors import BadInputError, KeyStoreError, Remedy
 from xsudo.keys.local_signer import DIGEST_SIZE
 from xsudo.keys.passphrase import IMPORT_PASSPHRASE_ENV, KEY_PASSPHRASE_ENV
 from xsudo.keys.pkcs11_link import PKCS11_PIN_ENV
@@ -97,8 +97,8 @@ class SignerCommand:
         ):
             raise KeyStoreError(
                 f"the metadata of key {record.name!r} does not hold a valid signer command",
-                "restore it from a backup, or delete the key and register it again with "
-                "xsudo key import-command",
+                "restore it from a backup, or delete the key and register it again",
+                remedy=Remedy("reregister-key", {"key": record.name, "store": STORE_NAME}),
             )
         return cls(tuple(argv), timeout)
 
@@ -139,20 +139,22 @@ class CommandKeyBackend:
         return STORE_NAME
 
     def available(self) -> tuple[bool, str]:
-        return True, "external signer commands (registered with xsudo key import-command)"
+        return True, "external signer commands (each registered with its public key)"
 
     def generate(self, key_name: str) -> tuple[PublicKey, dict[str, str]]:
         raise KeyStoreError(
             "the command store cannot generate keys: the external signer owns its key",
-            f"create the key in the signer, then register it with: xsudo key import-command "
-            f"{key_name} --command 'CMD ARGS...' --public-key FILE",
+            "create the key in the signer, then register its command and public key "
+            "(KeyStore.register_existing)",
+            remedy=Remedy("register-command-key", {"key": key_name}),
         )
 
     def store(self, key_name: str, key: PrivateKey) -> dict[str, str]:
         raise KeyStoreError(
             "the command store keeps no private keys",
-            "import the key into the external signer, then register it with: xsudo key "
-            f"import-command {key_name} --command 'CMD ARGS...' --public-key FILE",
+            "import the key into the external signer, then register its command and public "
+            "key (KeyStore.register_existing)",
+            remedy=Remedy("register-command-key", {"key": key_name}),
         )
 
     def describe(self, command: SignerCommand) -> dict[str, str]:
@@ -255,7 +257,8 @@ def _run(command: SignerCommand, argv: Sequence[str]) -> bytes:
             f"the signer command {shown} did not finish within {command.timeout:g} s "
             "and was stopped",
             "check that it can reach its key service without asking for input, or register "
-            "the key with a longer --timeout",
+            "the key again with a longer timeout",
+            remedy=Remedy("raise-timeout", {"seconds": f"{command.timeout:g}"}),
         ) from None
     except BaseException:
         _kill_group(process)

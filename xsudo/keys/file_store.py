@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from xsudo.crypto import PrivateKey, require_p256_private
-from xsudo.errors import InsecureStoreError, KeyStoreError, WrongPassphraseError
+from xsudo.errors import InsecureStoreError, KeyStoreError, Remedy, WrongPassphraseError
 from xsudo.fileio import KEY_FILE_LIMIT
 from xsudo.keys.backend import LocalKeyBackend
 from xsudo.keys.fsutil import create_private_file
@@ -99,7 +99,7 @@ class FileKeyBackend(LocalKeyBackend):
 
     def _load(self, record: KeyRecord) -> PrivateKey:
         path = self._record_path(record)
-        data = read_private_file(path)
+        data = read_private_file(path, record.name)
         secret = self.passphrase.get(f"passphrase for key {record.name!r}")
         try:
             key, _cert, _extra = pkcs12.load_key_and_certificates(data, secret)
@@ -110,8 +110,8 @@ class FileKeyBackend(LocalKeyBackend):
                 ) from None
             raise WrongPassphraseError(
                 f"wrong passphrase for key {record.name!r}",
-                f"check the passphrase ({self.passphrase.env_var} or "
-                f"{self.passphrase.file_option})",
+                f"check the passphrase ({self.passphrase.describe()})",
+                remedy=self.passphrase.remedy("check-passphrase"),
             ) from None
         if key is None:
             raise KeyStoreError(f"the key file {path} holds no private key")
@@ -134,8 +134,9 @@ class FileKeyBackend(LocalKeyBackend):
         return self.directory / file_name
 
 
-def read_private_file(path: Path) -> bytes:
-    """The bytes of a key file, refusing one that group or others may access.
+def read_private_file(path: Path, key_name: str | None = None) -> bytes:
+    """The bytes of a key file (of key ``key_name``), refusing one that group or others may
+    access.
 
     Checks the opened file itself (``fstat``), so the check and the read see the same file.
     """
@@ -147,7 +148,8 @@ def read_private_file(path: Path) -> bytes:
     except FileNotFoundError:
         raise KeyStoreError(
             f"the key file {path} is missing",
-            "restore it from a backup, or delete the key with xsudo key delete",
+            "restore it from a backup, or delete the key",
+            remedy=Remedy("delete-key", {"key": key_name}),
         ) from None
     except OSError as exc:
         raise KeyStoreError(f"cannot open the key file {path}: {exc.strerror}") from None

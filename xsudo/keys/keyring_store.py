@@ -40,7 +40,7 @@ from keyring.backend import KeyringBackend
 from keyring.errors import PasswordDeleteError
 
 from xsudo.crypto import PrivateKey, require_p256_private
-from xsudo.errors import InsecureStoreError, KeyStoreError
+from xsudo.errors import InsecureStoreError, KeyStoreError, Remedy
 from xsudo.keys.backend import LocalKeyBackend
 from xsudo.keys.records import KeyRecord
 
@@ -227,7 +227,8 @@ class KeyringKeyBackend(LocalKeyBackend):
         if not verdict.usable or verdict.backend is None:
             raise InsecureStoreError(
                 f"the keyring store cannot be used: {verdict.reason}",
-                "use --store file (an encrypted key file) instead",
+                "use the file store (a passphrase-encrypted key file) instead",
+                remedy=Remedy("use-file-store"),
             )
         return verdict.backend
 
@@ -258,7 +259,8 @@ class KeyringKeyBackend(LocalKeyBackend):
             raise InsecureStoreError(
                 f"the keychain ({label}) did not return what was written "
                 "(read-back mismatch); it may lose secrets",
-                "use --store file instead",
+                "use the file store instead",
+                remedy=Remedy("use-file-store"),
             )
         return {
             "service": service,
@@ -274,9 +276,9 @@ class KeyringKeyBackend(LocalKeyBackend):
         if value is None:
             raise KeyStoreError(
                 f"the keychain has no secret for key {record.name!r} (service {service!r}, "
-                f"user {username!r})",
-                "the entry was removed or this is another keychain; "
-                f"delete the key with: xsudo key delete {record.name}",
+                f"user {username!r}): the entry was removed or this is another keychain",
+                "restore the entry from a backup, or delete the key",
+                remedy=Remedy("delete-key", {"key": record.name}),
             )
         return _decode_secret(value, record.name)
 
@@ -313,7 +315,8 @@ def _failure(label: str, what: str, exc: Exception, *, show_cause: bool) -> KeyS
     cause = _one_line(exc) if show_cause else type(exc).__name__
     return KeyStoreError(
         f"the keychain ({label}) failed to {what}: {cause}",
-        "unlock the keychain and retry, or use --store file",
+        "unlock the keychain and retry, or use the file store",
+        remedy=Remedy("unlock-keychain"),
     )
 
 

@@ -1,7 +1,7 @@
-"""Where a passphrase comes from: a file named on the command line, an environment variable,
-or a prompt on a terminal. Never argv.
+"""Where a passphrase comes from: a file the caller names, an environment variable, or a
+prompt on a terminal. Never argv.
 
-Order: ``--passphrase-file`` (explicit wins), then the environment variable
+Order: the passphrase file (explicit wins), then the environment variable
 (``XSUDO_KEY_PASSPHRASE`` by default), then a prompt if stdin is a terminal. With none of
 these, :meth:`PassphraseSource.get` raises :class:`BadInputError` saying how to give one.
 Empty passphrases are refused. Passphrases never appear in messages.
@@ -19,7 +19,7 @@ import os
 import sys
 from pathlib import Path
 
-from xsudo.errors import BadInputError
+from xsudo.errors import BadInputError, Remedy, RemedyAction, RemedyValue
 from xsudo.fileio import SECRET_FILE_LIMIT, read_input, show_path
 
 KEY_PASSPHRASE_ENV = "XSUDO_KEY_PASSPHRASE"
@@ -30,10 +30,10 @@ class PassphraseSource:
     """A passphrase from ``passphrase_file``, the environment, or a terminal prompt.
 
     ``interactive`` forces prompting on (``True``) or off (``False``); ``None`` prompts only
-    when stdin is a terminal. ``env_var`` and ``file_option`` name the variable and option
-    used here and in messages (the import command uses ``XSUDO_IMPORT_PASSPHRASE`` and
-    ``--source-passphrase-file``); ``file_what`` names the file in messages (``"the PIN
-    file"`` for token PINs).
+    when stdin is a terminal. ``env_var`` and ``file_param`` name the variable and the
+    caller's parameter for the file, used here, in messages and in remedies (key import uses
+    ``XSUDO_IMPORT_PASSPHRASE`` and ``source_passphrase_file``); ``file_what`` names the file
+    and ``secret`` the secret in messages (``"the PIN file"`` and ``"PIN"`` for token PINs).
     """
 
     def __init__(
@@ -42,14 +42,37 @@ class PassphraseSource:
         *,
         interactive: bool | None = None,
         env_var: str = KEY_PASSPHRASE_ENV,
-        file_option: str = "--passphrase-file",
+        file_param: str = "passphrase_file",
         file_what: str = "the passphrase file",
+        secret: str = "passphrase",
     ) -> None:
         self.passphrase_file = passphrase_file
         self.file_what = file_what
         self.interactive = interactive
         self.env_var = env_var
-        self.file_option = file_option
+        self.file_param = file_param
+        self.secret = secret
+
+    def describe(self) -> str:
+        """Where the secret can be given, for messages (``XSUDO_KEY_PASSPHRASE or
+        passphrase_file``)."""
+        return f"{self.env_var} or {self.file_param}"
+
+    def remedy(
+        self, action: RemedyAction = "set-passphrase", *, locks: bool = False, empty: bool = False
+    ) -> Remedy:
+        """``action`` (``set-passphrase`` or ``check-passphrase``) for this source; ``locks``:
+        wrong tries lock the secret's owner (a token); ``empty``: the variable is set, empty."""
+        params: dict[str, RemedyValue] = {
+            "env": self.env_var,
+            "param": self.file_param,
+            "what": self.secret,
+        }
+        if locks:
+            params["locks"] = 1
+        if empty:
+            params["empty"] = 1
+        return Remedy(action, params)
 
     def can_prompt(self) -> bool:
         """True when :meth:`get` may ask on the terminal."""
@@ -72,15 +95,17 @@ class PassphraseSource:
             if not from_env:
                 raise BadInputError(
                     f"{self.env_var} is set but empty",
-                    f"set it to the passphrase, or unset it and use {self.file_option} FILE",
+                    f"set it to the {self.secret}, or unset it and give {self.file_param} (a file)",
+                    remedy=self.remedy(empty=True),
                 )
             return os.fsencode(from_env)
         if self.can_prompt():
             return self._prompt(purpose, confirm)
         raise BadInputError(
             f"no {purpose} given and no terminal to ask on",
-            f"set {self.env_var}, or pass {self.file_option} FILE (the passphrase on its "
-            "first line)",
+            f"set {self.env_var}, or give {self.file_param} (a file with the {self.secret} on "
+            "its first line)",
+            remedy=self.remedy(),
         )
 
     def _from_file(self, path: Path) -> bytes:
@@ -89,7 +114,7 @@ class PassphraseSource:
             self.file_what,
             limit=SECRET_FILE_LIMIT,
             private=True,
-            hint=f"check the path given to {self.file_option}",
+            hint=f"check the path of {self.file_what}",
         )
         if data.endswith(b"\n"):
             data = data[:-1]
@@ -110,6 +135,8 @@ class PassphraseSource:
                 raise BadInputError("the passphrases do not match", "run the command again")
         except EOFError:
             raise BadInputError(
-                f"no {purpose} was typed", f"set {self.env_var} or use {self.file_option}"
+                f"no {purpose} was typed",
+                f"set {self.env_var} or give {self.file_param}",
+                remedy=self.remedy(),
             ) from None
         return first.encode("utf-8")

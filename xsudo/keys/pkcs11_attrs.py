@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from xsudo.crypto import PrivateKey, PublicKey
-from xsudo.errors import KeyStoreError, UnsupportedKeyError
+from xsudo.errors import KeyStoreError, Remedy, UnsupportedKeyError
 
 P256_OID = "1.2.840.10045.3.1.7"
 P256_NAME = "secp256r1"
@@ -52,12 +52,14 @@ def check_p256_ec_params(der: bytes, what: str) -> None:
         raise UnsupportedKeyError(
             f"{what} is an EC key on curve {name} (OID {oid}); XSUDO needs an EC P-256 "
             "(secp256r1/prime256v1) key",
-            "generate one with: xsudo key generate NAME --store pkcs11",
+            "generate one in the token (KeyStore.generate with the pkcs11 store)",
+            remedy=Remedy("generate-key", {"store": "pkcs11"}),
         )
     described = "explicit curve parameters" if kind == "specified" else "implicitCA parameters"
     raise UnsupportedKeyError(
         f"{what} uses {described}; XSUDO needs the named curve prime256v1",
-        "generate one with: xsudo key generate NAME --store pkcs11",
+        "generate one in the token (KeyStore.generate with the pkcs11 store)",
+        remedy=Remedy("generate-key", {"store": "pkcs11"}),
     )
 
 

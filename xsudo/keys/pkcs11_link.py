@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from xsudo.errors import BadInputError, KeyStoreError, WrongPassphraseError
+from xsudo.errors import BadInputError, KeyStoreError, Remedy, WrongPassphraseError
 from xsudo.keys.passphrase import PassphraseSource
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 PKCS11_MODULE_ENV = "XSUDO_PKCS11_MODULE"
 PKCS11_PIN_ENV = "XSUDO_PKCS11_PIN"
-PIN_FILE_OPTION = "--pin-file"
+PIN_FILE_PARAM = "pin_file"
 INSTALL_HINT = "install the PKCS#11 support with: pip install 'xsudo[hsm]'"
 
 
@@ -61,14 +61,15 @@ def pkcs11_installed() -> bool:
 
 
 def pin_source(pin_file: os.PathLike[str] | None = None) -> PassphraseSource:
-    """Where a token PIN comes from: ``--pin-file``, ``$XSUDO_PKCS11_PIN``, else a prompt."""
+    """Where a token PIN comes from: ``pin_file``, ``$XSUDO_PKCS11_PIN``, else a prompt."""
     from pathlib import Path
 
     return PassphraseSource(
         Path(pin_file) if pin_file is not None else None,
         env_var=PKCS11_PIN_ENV,
-        file_option=PIN_FILE_OPTION,
+        file_param=PIN_FILE_PARAM,
         file_what="the PIN file",
+        secret="PIN",
     )
 
 
@@ -78,8 +79,9 @@ def load_library(module: str) -> Any:
     if not os.path.isfile(module):
         raise KeyStoreError(
             f"the PKCS#11 module {module} does not exist",
-            f"give the module's path with --module or {PKCS11_MODULE_ENV} "
+            f"give the module's path, or set {PKCS11_MODULE_ENV} "
             "(SoftHSM2 on Debian: /usr/lib/softhsm/libsofthsm2.so)",
+            remedy=Remedy("give-pkcs11-module"),
         )
     try:
         with MODULE_LOCK:
@@ -150,13 +152,15 @@ def find_token(lib: Any, label: str | None, serial: str | None) -> Token:
         what = f"no PKCS#11 token with {wanted}" if wanted else "no initialised PKCS#11 token"
         raise KeyStoreError(
             f"{what} in module {lib.so} (found: {_listing(tokens)})",
-            "check --token-label/--token-serial and that the token is connected "
+            "check the token label and serial and that the token is connected "
             "(SoftHSM2: softhsm2-util --show-slots)",
+            remedy=Remedy("choose-token", {"matches": 0}),
         )
     raise KeyStoreError(
         f"{len(matches)} PKCS#11 tokens match {wanted or 'in module ' + str(lib.so)} "
         f"(found: {_listing(matches)})",
-        "choose one with --token-serial",
+        "choose one by its serial",
+        remedy=Remedy("choose-token", {"matches": len(matches)}),
     )
 
 
@@ -251,8 +255,8 @@ def _open(token: Token, pin: str, pins: PassphraseSource, *, read_write: bool) -
     except pkcs11.PinIncorrect:
         raise WrongPassphraseError(
             f"wrong PIN for PKCS#11 token {label!r}",
-            f"check the PIN ({pins.env_var} or {pins.file_option}); the token locks after a "
-            "few wrong tries",
+            f"check the PIN ({pins.describe()}); the token locks after a few wrong tries",
+            remedy=pins.remedy("check-passphrase", locks=True),
         ) from None
     except pkcs11.PinLocked:
         raise KeyStoreError(

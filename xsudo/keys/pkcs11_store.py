@@ -43,7 +43,7 @@ from typing import Any
 
 from xsudo.crypto import PrivateKey, PublicKey, fingerprint, load_public_key
 from xsudo.encoding import SignatureFormatError, decode_raw
-from xsudo.errors import BadInputError, KeyStoreError, UnsupportedKeyError
+from xsudo.errors import BadInputError, KeyStoreError, Remedy, UnsupportedKeyError
 from xsudo.keys.local_signer import DIGEST_SIZE
 from xsudo.keys.passphrase import PassphraseSource
 from xsudo.keys.pkcs11_attrs import (
@@ -117,8 +117,15 @@ class Pkcs11KeyBackend:
         if not pkcs11_installed():
             return False, "python-pkcs11 is not installed (pip install 'xsudo[hsm]')"
         if not self.config.module:
-            return False, f"no PKCS#11 module given (--module PATH or {PKCS11_MODULE_ENV})"
+            return False, f"no PKCS#11 module given (a module path or {PKCS11_MODULE_ENV})"
         return True, f"PKCS#11 module {self.config.module}"
+
+    def unavailable_remedy(self) -> Remedy | None:
+        """What makes :meth:`available` true, when that is configuration (optional member
+        of a backend, see :meth:`xsudo.keys.store.KeyStore.generate`)."""
+        if pkcs11_installed() and not self.config.module:
+            return Remedy("give-pkcs11-module")
+        return None
 
     def generate(self, key_name: str) -> tuple[PublicKey, dict[str, str]]:
         """Create a P-256 pair inside the token (see the module contract)."""
@@ -175,7 +182,8 @@ class Pkcs11KeyBackend:
             return _details(lib, link, label, key_id, "imported")
 
     def locate(self, key_name: str) -> tuple[PublicKey, dict[str, str]]:
-        """Reference the pair labelled ``--key-label`` (default ``key_name``) in the token."""
+        """Reference the pair labelled with the configured key label (default ``key_name``)
+        in the token."""
         label = self._key_label(key_name)
         with self._session() as (link, lib):
             pair = _find_pair(link, label, None)
@@ -207,9 +215,7 @@ class Pkcs11KeyBackend:
     def _key_label(self, key_name: str) -> str:
         label = self.config.key_label or validate_key_name(key_name)
         if not label or not label.isprintable():
-            raise BadInputError(
-                f"invalid key label {label!r}", "use printable text for --key-label"
-            )
+            raise BadInputError(f"invalid key label {label!r}", "use printable text for the label")
         return label
 
     @contextlib.contextmanager
@@ -219,8 +225,9 @@ class Pkcs11KeyBackend:
         if not module:
             raise BadInputError(
                 "no PKCS#11 module given",
-                f"pass --module PATH or set {PKCS11_MODULE_ENV} "
+                f"give the module's path, or set {PKCS11_MODULE_ENV} "
                 "(SoftHSM2 on Debian: /usr/lib/softhsm/libsofthsm2.so)",
+                remedy=Remedy("give-pkcs11-module"),
             )
         lib = load_library(module)
         token = find_token(lib, self.config.token_label, self.config.token_serial)
@@ -256,8 +263,8 @@ class KeyRef:
         if not module or not key_label or origin not in ORIGINS:
             raise KeyStoreError(
                 f"the metadata of key {record.name!r} does not say where its PKCS#11 key is",
-                "restore the metadata from a backup, or register the key again with "
-                "xsudo key import-pkcs11",
+                "restore the metadata from a backup, or delete the key and register it again",
+                remedy=Remedy("reregister-key", {"key": record.name, "store": STORE_NAME}),
             )
         return cls(
             module=module,
@@ -423,8 +430,9 @@ def _require_free_label(link: TokenLink, label: str) -> None:
     if taken is not None:
         raise KeyStoreError(
             f"PKCS#11 token {link.label!r} already holds objects labelled {label!r}",
-            "choose another --key-label, or use that key with: xsudo key import-pkcs11 NAME "
-            f"--key-label {label}",
+            "choose another key label, or register the key that is there "
+            "(Pkcs11KeyBackend.locate, then KeyStore.register_existing)",
+            remedy=Remedy("use-token-key", {"label": label}),
         )
 
 
@@ -443,7 +451,8 @@ def _find_pair(link: TokenLink, label: str, key_id: bytes | None) -> _Pair:
                 f"PKCS#11 token {link.label!r} has no private key labelled {label!r}"
                 + (" with the registered CKA_ID" if key_id else "")
                 + f" (private keys found: {_labels(link)})",
-                "check --key-label (pkcs11-tool --list-objects --login shows the labels)",
+                "check the key label (pkcs11-tool --list-objects --login shows the labels)",
+                remedy=Remedy("check-key-label", {"label": label}),
             )
         if len(privates) > 1:
             raise KeyStoreError(
@@ -466,7 +475,8 @@ def _require_ec_signing_key(pkcs11: Any, private: Any, what: str) -> None:
         name = getattr(key_type, "name", str(key_type))
         raise UnsupportedKeyError(
             f"{what} is a {name} key; XSUDO needs an EC P-256 (secp256r1/prime256v1) key",
-            "generate one with: xsudo key generate NAME --store pkcs11",
+            "generate one in the token (KeyStore.generate with the pkcs11 store)",
+            remedy=Remedy("generate-key", {"store": "pkcs11"}),
         )
     check_p256_ec_params(bytes(private[pkcs11.Attribute.EC_PARAMS]), what)
     if not private[pkcs11.Attribute.SIGN]:

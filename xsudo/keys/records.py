@@ -26,6 +26,7 @@ from xsudo.errors import (
     InsecureStoreError,
     KeyNotFoundError,
     KeyStoreError,
+    Remedy,
     XsudoError,
 )
 from xsudo.fileio import METADATA_LIMIT, InputFileMissing, read_input
@@ -94,7 +95,8 @@ class MetadataDir:
         if self.exists(name):
             raise KeyStoreError(
                 f"a key named {name!r} already exists",
-                f"choose another name, or delete it first with: xsudo key delete {name}",
+                "choose another name, or delete that key first",
+                remedy=Remedy("choose-key-name", {"key": name}),
             )
 
     def read(self, name: str) -> KeyRecord:
@@ -107,8 +109,8 @@ class MetadataDir:
         except InputFileMissing:
             raise KeyNotFoundError(
                 f"no key named {name!r}",
-                "list the keys with: xsudo key list, or create one with: xsudo key generate "
-                f"{name}",
+                f"check the name against the stored keys (KeyStore.list), or generate {name!r}",
+                remedy=Remedy("list-keys", {"key": name}),
             ) from None
         except BadInputError as exc:
             raise KeyStoreError(exc.message, "restore it from a backup") from None

@@ -174,9 +174,11 @@ class KeyStore:
         backend = self._backend_named(store)
         usable, reason = backend.available()
         if not usable:
+            remedy_of = getattr(backend, "unavailable_remedy", None)  # optional member
             raise InsecureStoreError(
                 f"the {store} store cannot be used: {reason}",
                 f"use another store ({', '.join(n for n in self._backends if n != store)})",
+                remedy=remedy_of() if callable(remedy_of) else None,
             )
         return backend
 

@@ -54,6 +54,15 @@ class DeviceReport:
     results: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
     audit_head: dict[str, Any] | None = None
+    failure: XsudoError | None = field(default=None, repr=False, compare=False)
+    """The error behind ``error`` (its message, hint and remedy), not in the JSON."""
+    failure_where: str = field(default="", compare=False)
+    """What ``failure`` happened to (``"credential #2"``), the prefix of ``error``."""
+
+    def fail(self, exc: XsudoError, where: str = "") -> None:
+        """Record ``exc`` as this device's failure; ``where`` names what failed."""
+        self.failure, self.failure_where = exc, where
+        self.error = f"{where}: {exc}" if where else str(exc)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -94,8 +103,9 @@ def run_fleet(
     has ``issue`` entries. ``channel`` holds the options every port is opened with (baud,
     timeout, flow, cmd_type, ...; see :meth:`xsudo.at.modem.Modem.open`).
     """
-    if len(set(ports)) != len(ports):
-        raise BadInputError("a port is given twice", "give each --port once")
+    twice = sorted({port for port in ports if ports.count(port) > 1})
+    if twice:
+        raise BadInputError(f"port {twice[0]} is given twice", "give each port once")
     if audit is not None:
         audit.check_appendable()  # no write without a record: before any device is touched
     authorities: dict[int, CertificateAuthority] = {}
@@ -130,7 +140,7 @@ def _connect(device: _Device, channel: ChannelOptions) -> None:
         device.identity = device.modem.identity()
         device.report.imei = device.identity.imei
     except XsudoError as exc:
-        device.report.error = str(exc)
+        device.report.fail(exc)
 
 
 def _prepare_all(
@@ -200,12 +210,12 @@ def _provision(
         except XsudoError as exc:
             if exc.outcome is not None:
                 device.report.results.append(exc.outcome)
-            device.report.error = f"credential #{prepared.spec.index}: {exc}"
+            device.report.fail(exc, f"credential #{prepared.spec.index}")
             notify(device.port, done, len(plan), "failed")
             return
         device.report.results.append(record)
         if not result.ok:
-            device.report.error = f"credential #{prepared.spec.index}: {result.message}"
+            device.report.fail(result.refusal(), f"credential #{prepared.spec.index}")
             notify(device.port, done + 1, len(plan), "refused")
             return
     device.report.ok = True

@@ -33,7 +33,7 @@ from xsudo.at import commands
 from xsudo.ca import CertificateAuthority, cert_pem, issue_from_csr
 from xsudo.content import XSUDO_MAX_OVERHEAD, CredType, check_tag, preflight
 from xsudo.crypto import PublicKey
-from xsudo.errors import BadInputError, OperationFailed, XsudoError
+from xsudo.errors import BadInputError, OperationFailed, Remedy, XsudoError
 from xsudo.provision.attest import read_device_uuid, token_text
 from xsudo.provision.offline import offline
 from xsudo.provision.session import DeviceSession
@@ -61,12 +61,17 @@ def check_attributes(text: str | None) -> str | None:
     if not text:
         return None
     if not text.isascii() or not text.isprintable():
-        raise BadInputError("--attributes must be printable ASCII")
+        raise BadInputError(
+            "the subject attributes are not printable ASCII",
+            'give e.g. "O=Acme,CN=device-1"',
+            remedy=Remedy("set-attributes"),
+        )
     for item in text.split(","):
         if _ATTRIBUTE.fullmatch(item.strip()) is None:
             raise BadInputError(
-                f"--attributes item {item!r} is not NAME=value",
-                'give e.g. --attributes "O=Acme,CN=device-1" (no quotes or commas in values)',
+                f"subject attribute {item!r} is not NAME=value",
+                'give e.g. "O=Acme,CN=device-1" (no quotes or commas in values)',
+                remedy=Remedy("set-attributes"),
             )
     return text
 
@@ -75,7 +80,11 @@ def with_common_name(attributes: str | None, common_name: str) -> str:
     """``attributes`` plus ``CN=<common_name>``; refuses attributes that already set CN."""
     items = [item.strip() for item in (attributes or "").split(",") if item.strip()]
     if any(item.split("=", 1)[0].upper() == "CN" for item in items):
-        raise BadInputError("--attributes sets CN and --cn-from sets it too", "drop one of them")
+        raise BadInputError(
+            "the subject attributes set CN, and the CN is also to be read from the device",
+            "drop one of them (the CN attribute or cn_from)",
+            remedy=Remedy("drop-cn"),
+        )
     return check_attributes(",".join([*items, f"CN={common_name}"])) or ""
 
 
@@ -177,7 +186,8 @@ class KeyGenerator:
             self._audit("keygen", tag, CLIENT_KEY, result="refused", previous_sha=previous)
             raise KeygenRefused(
                 f"tag {tag} already holds a client key (SHA {previous})",
-                "pass --replace (replace = true in a manifest) to generate a new key there",
+                "generate with replace=True (replace = true in a manifest) for a new key there",
+                remedy=Remedy("replace-credential", {"tag": tag, "kind": "key"}),
             )
         self.session.ensure_plan()  # decided before the modem is touched
         try:
@@ -206,8 +216,10 @@ class KeyGenerator:
         entries = [e for e in self.modem.cmng_list(tag, CLIENT_KEY) if e.type == CLIENT_KEY]
         if not entries:
             raise VerificationFailed(
-                f"after %KEYGEN the modem lists no client key for tag {tag}",
-                "check xsudo cred list; the key was not stored",
+                f"after %KEYGEN the modem lists no client key for tag {tag}: the key was not "
+                "stored",
+                f"check what the modem lists under tag {tag}",
+                remedy=Remedy("list-credentials", {"tag": tag}),
             )
         plan = protected.plan
         listed = entries[0].sha.upper() if entries[0].sha else None
@@ -230,7 +242,7 @@ class KeyGenerator:
         ``CN=<device UUID>`` read from the modem, and the CSR must carry it."""
         check_tag(tag)
         if days < 1:
-            raise BadInputError(f"--days {days} is not a positive number of days")
+            raise BadInputError(f"a validity of {days} days is not positive", "give at least 1 day")
         check_attributes(attributes)
         expected_cn = self._common_name_from(cn_from)
         if expected_cn is not None:
@@ -240,7 +252,9 @@ class KeyGenerator:
             self._audit("issue", tag, CLIENT_CERT, result="refused", previous_sha=existing)
             raise KeygenRefused(
                 f"tag {tag} already holds a client certificate (SHA {existing})",
-                "pass --replace (replace = true in a manifest) for a new key and certificate",
+                "issue with replace=True (replace = true in a manifest) for a new key and "
+                "certificate",
+                remedy=Remedy("replace-credential", {"tag": tag, "kind": "certificate"}),
             )
         try:
             with offline(self.modem):
@@ -257,7 +271,9 @@ class KeyGenerator:
             imei = self.session.ensure_identity().imei
             if not imei:
                 raise OperationFailed(
-                    "--cn-from imei: the modem reports no IMEI (AT+CGSN)", "use --cn-from uuid"
+                    "the CN is to be the IMEI, but the modem reports no IMEI (AT+CGSN)",
+                    "take the CN from the device UUID (cn_from 'uuid')",
+                    remedy=Remedy("set-cn-from", {"cn_from": "uuid"}),
                 )
             return imei
         return str(read_device_uuid(self.modem))

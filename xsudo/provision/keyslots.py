@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from xsudo.at import commands
@@ -19,7 +19,7 @@ from xsudo.at.modem import Modem
 from xsudo.audit.log import AuditHead
 from xsudo.command import AtCommand
 from xsudo.crypto import PublicKey, fingerprint, load_public_key, public_key_pem
-from xsudo.errors import BadInputError, ModemError, OperationFailed
+from xsudo.errors import BadInputError, ModemError, OperationFailed, Remedy
 from xsudo.limits import XPMNG_KEY_TYPE, XPMNG_SLOTS
 from xsudo.provision.offline import offline
 from xsudo.provision.policy import AuthenticationRequired, AuthSettings
@@ -111,7 +111,9 @@ def upload_key(
     if current is not None and not replace:
         raise OperationFailed(
             f"slot {slot} already holds a different public key ({(held or '?')[:16]}...)",
-            f"pass --replace to delete it and upload {key_name!r}, or choose another --slot",
+            f"upload with replace=True to delete it and upload {key_name!r}, or choose "
+            "another slot",
+            remedy=Remedy("replace-key", {"key": key_name, "slot": slot}),
         )
     if current is not None:
         _prepare_delete(session, slot, held, signer_for)
@@ -124,7 +126,8 @@ def upload_key(
     if stored is None or _fingerprint_of(stored) != wanted:
         raise OperationFailed(
             f"after the upload slot {slot} does not hold {key_name!r}",
-            "read the slot with xsudo device info and retry",
+            "read the slot (Device.slots) and retry",
+            remedy=Remedy("read-slots", {"slot": slot}),
         )
     action: Literal["uploaded", "replaced"] = "replaced" if current is not None else "uploaded"
     plan = session.plan
@@ -146,9 +149,10 @@ def _prepare_delete(
     signer = signer_for(held) if held and mode != "never" else None
     if mode == "required" and signer is None:
         raise AuthenticationRequired(
-            f"--auth required, but no local key matches the key in slot {slot}, so its "
-            "delete cannot be signed",
-            "import the key that is in the slot (xsudo key import), or use --auth auto",
+            f"auth policy 'required', but no local key matches the key in slot {slot}, so "
+            "its delete cannot be signed",
+            "import the key that is in the slot into the key store, or use auth policy 'auto'",
+            remedy=Remedy("import-key", {"slot": slot}),
         )
     if session.plan is not None or session.signed_sent:
         raise OperationFailed("the session already decided its authentication")
@@ -180,10 +184,12 @@ PROBE_COMMAND = AtCommand.exec("+CGSN")
 
 @dataclass(frozen=True)
 class ProbeResult:
-    """Whether a signed harmless command was accepted, and why not."""
+    """Whether a signed harmless command was accepted, and why not (``remedy``: what would
+    make the check possible, when it could not be made)."""
 
     works: bool
     detail: str
+    remedy: Remedy | None = field(default=None, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         return {"works": self.works, "detail": self.detail}
@@ -193,7 +199,7 @@ def probe_auth(session: DeviceSession) -> ProbeResult:
     """Send ``AT%XSUDO=...;+CGSN`` signed with the session's key to its slot (read-only)."""
     signer, slot = session.auth.signer, session.auth.slot_number
     if signer is None:
-        return ProbeResult(False, "not checked: give --key NAME to test a signed command")
+        return ProbeResult(False, "not checked: no signing key given", Remedy("give-key"))
     signed = session.sign(PROBE_COMMAND, result="probe")
     session.signed_sent = True
     try:

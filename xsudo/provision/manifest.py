@@ -297,7 +297,7 @@ def _open_authority(
         if callable(unlock):
             unlock()
     except BadInputError as exc:
-        raise ManifestError(f"{where}: {exc}") from None
+        raise ManifestError(f"{where}: {exc.message}", exc.hint, remedy=exc.remedy) from None
     return authority
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from types import TracebackType
 
 from xsudo.at.modem import Modem
-from xsudo.errors import DeviceError, XsudoError
+from xsudo.errors import DeviceError, Note, XsudoError
 
 OFFLINE = 4
 NOT_ACTIVE = (0, 4)
@@ -39,7 +39,7 @@ class OfflineGuard:
         self.previous: int | None = None
         self.changed = False
         self.restored = True
-        self._amended: tuple[XsudoError, str | None] | None = None
+        self._amended: tuple[XsudoError, Note] | None = None
 
     def __enter__(self) -> OfflineGuard:
         self.previous = self.modem.cfun()
@@ -68,8 +68,7 @@ class OfflineGuard:
 
     def _failed(self, exc: XsudoError) -> None:
         if not self.restore():
-            self._amended = (exc, exc.hint)
-            exc.amend(self.not_restored_note())
+            self._amended = (exc, exc.amend(self.not_restored_note()))
 
     def retry_restore(self, exc: XsudoError) -> bool:
         """Try the restore again (the link may answer by now); when it works, take back
@@ -77,7 +76,7 @@ class OfflineGuard:
         if not self.restore():
             return False
         if self._amended is not None and self._amended[0] is exc:
-            exc.hint = self._amended[1]
+            exc.retract(self._amended[1])
             self._amended = None
         return True
 

@@ -21,7 +21,7 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from xsudo.atomic import write_atomic
-from xsudo.errors import BadInputError
+from xsudo.errors import BadInputError, Remedy
 from xsudo.fileio import ONBOARDING_CSV_LIMIT, read_optional_input, show_path
 
 DEFAULT_FW_TYPES = "APP|MODEM"
@@ -46,7 +46,8 @@ def device_id_of(cert: x509.Certificate) -> str:
     if not names:
         raise BadInputError(
             "the certificate has no CN to use as the nRF Cloud device ID",
-            "issue it with --cn-from imei or --cn-from uuid",
+            "issue it with the CN taken from the device (cn_from 'imei' or 'uuid')",
+            remedy=Remedy("set-cn-from"),
         )
     return str(names[0].value)
 

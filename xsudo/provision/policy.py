@@ -26,7 +26,7 @@ from enum import StrEnum
 from typing import Literal
 
 from xsudo.crypto import fingerprint, load_public_key
-from xsudo.errors import BadInputError, CmeCode, ModemError, OperationFailed
+from xsudo.errors import BadInputError, CmeCode, ModemError, OperationFailed, Remedy
 from xsudo.signing import Signer
 
 AuthMode = Literal["auto", "required", "never"]
@@ -71,8 +71,9 @@ class SlotKeyMismatch(OperationFailed):
         shown = f"{held[:16]}..." if held else "an unreadable key"
         super().__init__(
             f"slot {slot} holds a different public key ({shown}) than {key_name!r}",
-            f"upload {key_name!r} with xsudo device upload-key --key {key_name} --slot {slot} "
-            "--replace, sign with the key that is in the slot, or write plain with --auth never",
+            f"upload {key_name!r} to slot {slot} (replacing the key there), sign with the key "
+            "that is in the slot, or write plain with auth policy 'never'",
+            remedy=Remedy("match-slot-key", {"key": key_name, "slot": slot}),
         )
         self.slot = slot
         self.held = held
@@ -154,7 +155,9 @@ def decide_auth(settings: AuthSettings, facts: AuthFacts | None) -> AuthPlan:
     if signer is None:
         if settings.mode == "required":
             raise BadInputError(
-                "--auth required needs a signing key", "give --key NAME (or set XSUDO_KEY)"
+                "auth policy 'required' needs a signing key",
+                "give a signing key",
+                remedy=Remedy("give-key"),
             )
         return AuthPlan("plain", "auto: no signing key given")
     if facts is None:
@@ -167,16 +170,17 @@ def decide_auth(settings: AuthSettings, facts: AuthFacts | None) -> AuthPlan:
     if facts.slot == "unsupported" and facts.xsudo != "yes":
         if mode == "required":
             raise AuthenticationRequired(
-                "--auth required, but this firmware has no %XPMNG/%XSUDO (plain ERROR)",
-                "use a firmware with authenticated AT commands, or --auth never",
+                "auth policy 'required', but this firmware has no %XPMNG/%XSUDO (plain ERROR)",
+                "use a firmware with authenticated AT commands, or auth policy 'never'",
+                remedy=Remedy("use-auth-never"),
             )
         return AuthPlan("plain", "auto: the firmware has no %XPMNG/%XSUDO")
     if facts.slot == "empty":
         if mode == "required":
             raise AuthenticationRequired(
-                f"--auth required, but {where} holds no public key",
-                f"upload the key first: xsudo device upload-key --key {name} "
-                f"--slot {settings.slot_number}",
+                f"auth policy 'required', but {where} holds no public key",
+                f"upload the public half of {name!r} to {where} first",
+                remedy=Remedy("upload-key", {"key": name, "slot": settings.slot_number}),
             )
         return AuthPlan("plain", f"auto: {where} holds no public key")
     why = {

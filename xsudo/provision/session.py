@@ -23,7 +23,7 @@ from xsudo.audit.log import AuditLog
 from xsudo.command import AtCommand
 from xsudo.crypto import load_public_key
 from xsudo.diagnose import verify_line
-from xsudo.errors import BadInputError, CmeCode, CmeError, ModemError, OperationFailed
+from xsudo.errors import BadInputError, CmeCode, CmeError, ModemError, OperationFailed, Remedy
 from xsudo.provision.policy import (
     AuthenticationRequired,
     AuthFacts,
@@ -51,8 +51,15 @@ class XsudoRejected(OperationFailed):
     """The modem refused a signed line with 520 or a bare ``ERROR``; ``diagnosis`` holds
     the offline verdict."""
 
-    def __init__(self, message: str, hint: str, diagnosis: tuple[str, ...]) -> None:
-        super().__init__(message, hint)
+    def __init__(
+        self,
+        message: str,
+        hint: str,
+        diagnosis: tuple[str, ...],
+        *,
+        remedy: Remedy | None = None,
+    ) -> None:
+        super().__init__(message, hint, remedy=remedy)
         self.diagnosis = diagnosis
 
 
@@ -152,8 +159,9 @@ class DeviceSession:
                 raise AuthenticationRequired(
                     f"the modem refused plain AT{command.name} with +CME ERROR: 514: the "
                     "entry is reserved or this firmware requires authenticated access (%XSUDO)",
-                    "set up a key: xsudo key generate NAME; xsudo device upload-key --key NAME; "
-                    "then retry with --key NAME (or --auth required)",
+                    "set up a key: generate one, upload its public half to an XSUDO slot, then "
+                    "retry with that key (or with auth policy 'required')",
+                    remedy=Remedy("set-up-key"),
                 ) from None
             raise
 
@@ -178,7 +186,7 @@ class DeviceSession:
         """Sign ``command`` with the session's key and slot, and record it in the audit log."""
         signer = self.auth.signer
         if signer is None:
-            raise BadInputError("no signing key", "give --key NAME")
+            raise BadInputError("no signing key", "give a signing key", remedy=Remedy("give-key"))
         signed = sign_command(command.body(), signer, slot=self.auth.slot)
         self.last_signed = signed
         if self.audit is not None:
@@ -200,11 +208,15 @@ class DeviceSession:
         if exc.kind == "ERROR" or exc.code in (CmeCode.AUTH_FAILED_OR_EXISTS, CmeCode.PLAIN_ERROR):
             return self._rejected(command, exc)
         if exc.code == CmeCode.NOT_FOUND:
+            signer_name = self.auth.signer.name if self.auth.signer is not None else None
             return AuthenticationRequired(
                 f"the modem answered the signed AT{command.name} with +CME ERROR: 513: {where} "
                 "holds no public key; not sending it plain",
-                f"upload the key: xsudo device upload-key --key NAME --slot "
-                f"{self.auth.slot_number}, or write plain with --auth never",
+                f"upload the key's public half to {where} first, or write plain with auth "
+                "policy 'never'",
+                remedy=Remedy(
+                    "upload-key", {"key": signer_name, "slot": self.auth.slot_number, "or_plain": 1}
+                ),
             )
         if exc.code == CmeCode.NO_ACCESS:
             return OperationFailed(
@@ -232,9 +244,12 @@ class DeviceSession:
         return XsudoRejected(
             f"the modem refused the signed AT{command.name} with {label}; not falling back "
             f"to plain. Diagnosis: {detail}",
-            "upload the right key (xsudo device upload-key --replace) or sign with the key "
-            "in the slot; diagnose a saved line with xsudo verify",
+            "upload the right key to the slot (replacing the key there) or sign with the key "
+            "in the slot; diagnose a saved line offline (xsudo.verify)",
             diagnosis,
+            remedy=Remedy(
+                "fix-signed-line", {"key": self.auth.signer.name, "slot": self.auth.slot_number}
+            ),
         )
 
     def _offline_verdict(self, line: bytes, bare: bool) -> tuple[tuple[str, ...], str]:

@@ -24,13 +24,20 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from xsudo.at import commands
 from xsudo.command import AtCommand
 from xsudo.content import Preflight, check_tag, cred_type_label
-from xsudo.errors import BadInputError, DeviceError, DeviceReset, OperationFailed, XsudoError
+from xsudo.errors import (
+    BadInputError,
+    DeviceError,
+    DeviceReset,
+    OperationFailed,
+    Remedy,
+    XsudoError,
+)
 from xsudo.provision.offline import OfflineGuard, offline
 from xsudo.provision.session import DeviceSession
 
@@ -51,7 +58,9 @@ class CredResult:
     """The outcome of one credential operation (the ``cred write --json`` object).
 
     ``landed`` is ``"landed"`` for a change the modem's SHA confirmed, ``"not-landed"`` or
-    ``"unknown"`` for a failed one, ``None`` when nothing was to be changed.
+    ``"unknown"`` for a failed one, ``None`` when nothing was to be changed. A refusal says
+    what was found in ``message`` and what to do in ``hint`` and ``remedy`` (not in the JSON;
+    :meth:`refusal` is the same as an error).
     """
 
     tag: int
@@ -64,10 +73,16 @@ class CredResult:
     message: str = ""
     landed: Landed | None = None
     audit_head: dict[str, Any] | None = None
+    hint: str = field(default="", compare=False)
+    remedy: Remedy | None = field(default=None, compare=False)
 
     @property
     def ok(self) -> bool:
         return self.action not in ("refused", "failed")
+
+    def refusal(self) -> OperationFailed:
+        """This result's ``message``, ``hint`` and ``remedy`` as an error (exit 1)."""
+        return OperationFailed(self.message, self.hint or None, remedy=self.remedy)
 
     @property
     def sha256(self) -> str | None:
@@ -145,7 +160,9 @@ class CredentialWriter:
                     "not written",
                     previous,
                     f"tag {tag} type {cred_type_label(cred_type)} already holds different content "
-                    f"(SHA {previous}); pass --replace to overwrite it",
+                    f"(SHA {previous})",
+                    hint="write it with replace=True to overwrite it",
+                    remedy=Remedy("replace-credential", {"tag": tag, "kind": "content"}),
                 ),
                 "write",
             )
@@ -207,8 +224,9 @@ class CredentialWriter:
         if change.kind == "delete" and self._listed(change.tag, change.cred_type):
             raise VerificationFailed(
                 f"after the delete the modem still lists tag {change.tag} type "
-                f"{cred_type_label(change.cred_type)}",
-                "the entry may be protected; check xsudo cred list",
+                f"{cred_type_label(change.cred_type)}: the entry may be protected",
+                f"check what the modem lists under tag {change.tag}",
+                remedy=Remedy("list-credentials", {"tag": change.tag}),
             )
 
     def _settle(
@@ -244,7 +262,7 @@ class CredentialWriter:
             error.outcome = recorded.to_json()
             raise error from exc
         recorded = self._record(result, change.kind)
-        exc.amend(_landed_note(landed, change))
+        _add_landed_note(exc, landed, change)
         exc.outcome = recorded.to_json()
         raise exc
 
@@ -306,13 +324,16 @@ class CredentialWriter:
         return dataclasses.replace(result, audit_head=head)
 
 
-def _landed_note(landed: Landed, change: _Change) -> str:
+def _add_landed_note(exc: XsudoError, landed: Landed, change: _Change) -> None:
+    """Tell the user of ``exc`` whether the change landed (and what to check if unknown)."""
     what = "write" if change.kind == "write" else "delete"
     if landed == "landed":
-        return f"read back: the {what} landed (the modem lists the new state)"
-    if landed == "not-landed":
-        return f"read back: the {what} did not land (the modem holds what it held before)"
-    return (
-        f"read back failed: it is unknown whether the {what} landed; check with "
-        f"xsudo cred list --tag {change.tag} once the modem answers"
-    )
+        exc.amend(f"read back: the {what} landed (the modem lists the new state)")
+    elif landed == "not-landed":
+        exc.amend(f"read back: the {what} did not land (the modem holds what it held before)")
+    else:
+        exc.amend(f"read back failed: it is unknown whether the {what} landed")
+        exc.amend(
+            f"check what the modem lists under tag {change.tag} once it answers",
+            Remedy("list-credentials", {"tag": change.tag, "later": 1}),
+        )

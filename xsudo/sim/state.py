@@ -46,7 +46,7 @@ MAX_JSON_DEPTH = 16
 MAX_NUMBER_DIGITS = 32
 """Tags and types are at most 10 digits; a longer number is refused while parsing."""
 
-_STATE_HINT = "delete it to start from a factory-new board, or give another --state file"
+_STATE_HINT = "delete it to start from a factory-new board, or give another state file"
 _JSON_STRING = re.compile(r'"[^"\\]*+(?:\\.[^"\\]*+)*+"')
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 _STEP_BYTES = bytes.maketrans(b"[{]}", bytes([2, 2, 0, 0]))

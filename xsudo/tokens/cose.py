@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 from xsudo.crypto import PublicKey, fingerprint, verify_message
 from xsudo.encoding import SignatureFormatError, decode_raw
-from xsudo.errors import SignatureInvalid
+from xsudo.errors import Remedy, SignatureInvalid
 from xsudo.tokens import cbor
 from xsudo.tokens.errors import TokenError
 
@@ -138,7 +138,7 @@ class SignatureCheck:
         if self.status == "verified":
             over = " (over the detached body)" if self.detached else ""
             return f"COSE signature verified{over} with identity key {self.key_fingerprint}"
-        return "COSE signature NOT verified (no identity key given; pass --identity-key FILE)"
+        return "COSE signature NOT verified (no identity key given)"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -163,7 +163,8 @@ def check_signature(
     if not verify_message(key, token.to_be_signed(detached), r, s):
         raise SignatureInvalid(
             f"the COSE_Sign1 signature does not verify with the identity key {fingerprint(key)}",
-            "check that --identity-key is this device's identity key; otherwise the reply "
-            "was altered or did not come from this modem",
+            "check that the identity key is this device's; otherwise the reply was altered "
+            "or did not come from this modem",
+            remedy=Remedy("check-identity-key"),
         )
     return SignatureCheck("verified", fingerprint(key), is_detached)
