@@ -138,7 +138,7 @@ def _arguments_table(entry: Entry) -> str:
     if not arguments:
         return ""
     rows = [
-        f"| {code(p.make_metavar(entry.ctx))} | {'required' if p.required else 'optional'} |"
+        f"| {code(_metavar(p, entry.ctx))} | {'required' if p.required else 'optional'} |"
         for p in arguments
     ]
     return "| Argument | |\n|---|---|\n" + "\n".join(rows)
@@ -220,3 +220,11 @@ def on_files(files: Files, config: MkDocsConfig, **_: Any) -> Files:
     files.append(File.generated(config, CLI_PAGE, content=render_cli(cli)))
     files.append(File.generated(config, SIM_OPTIONS_PAGE, content=render_sim_options()))
     return files
+
+
+def _metavar(param: click.Parameter, ctx: click.Context) -> str:
+    """``param.make_metavar``: it takes the context from click 8.2 on, nothing before."""
+    try:
+        return param.make_metavar(ctx)  # type: ignore[call-arg, unused-ignore]
+    except TypeError:
+        return param.make_metavar()  # type: ignore[call-arg, unused-ignore]
