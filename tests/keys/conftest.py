@@ -27,8 +27,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from tests.keys.softhsm import TOKEN_LABEL, USER_PIN, SoftHsm, softhsm  # noqa: F401
-from tests.provision.conftest import board, xsudo  # noqa: F401  (end-to-end HSM tests)
 from tests.support import memory_keyring
+from tests.support.boards import board, xsudo  # noqa: F401  (end-to-end HSM tests)
 from xsudo.crypto import load_public_key
 from xsudo.keys import (
     PKCS11_PIN_ENV,

@@ -26,7 +26,7 @@ from tests.keys.conftest import (
     signer_argv,
 )
 from tests.keys.test_contract import verify_with_openssl
-from tests.provision.conftest import Result
+from tests.support.boards import Result
 from xsudo.cli.hints import cli_text
 from xsudo.encoding import SignatureFormatError
 from xsudo.errors import BadInputError, KeyStoreError

@@ -30,7 +30,7 @@ from tests.keys.conftest import (
 )
 from tests.keys.softhsm import TOKEN_LABEL, USER_PIN, SoftHsm
 from tests.keys.test_contract import verify_with_openssl
-from tests.provision.conftest import Result, snapshot
+from tests.support.boards import Result, snapshot
 from xsudo.errors import InsecureStoreError, KeyStoreError, UnsupportedKeyError
 from xsudo.keys import (
     PKCS11_MODULE_ENV,

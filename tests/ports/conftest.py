@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from serial.tools.list_ports_common import ListPortInfo
 
-from tests.provision.conftest import xsudo  # noqa: F401  (the in-process CLI fixture)
+from tests.support.boards import xsudo  # noqa: F401  (the in-process CLI fixture)
 from xsudo import ports as ports_module
 
 

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from serial.tools.list_ports_common import ListPortInfo
 
-from tests.provision.conftest import Result
+from tests.support.boards import Result
 from xsudo.at import Modem
 from xsudo.errors import BadInputError, PortError
 from xsudo.ports import choose_auto_port, describe_ports, kit_for

@@ -20,7 +20,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from tests.at.fakedevice import FakeDevice
-from tests.provision.conftest import Result, cfun, snapshot
+from tests.support.boards import Result, cfun, snapshot
 from tests.tokens import forge
 from xsudo.audit.log import AuditLog
 from xsudo.sim import Modem, PtyServer, SimOptions, load_nvm

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from tests.at.fakedevice import FakeDevice, standard_responder
-from tests.provision.conftest import Result, cfun, snapshot
-from tests.provision.test_cred_write import upload, write_ca
+from tests.cli.test_cred_write import upload, write_ca
+from tests.support.boards import Result, cfun, snapshot
 from xsudo.ca import cert_pem
 from xsudo.crypto import generate_private_key, public_key_pem
 from xsudo.labpki import make_ca

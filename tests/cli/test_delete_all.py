@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.ports.terminal import run_on_terminal
-from tests.provision.conftest import Result, snapshot
+from tests.support.boards import Result, snapshot
 from xsudo.sim import Board, PtyServer, SimOptions
 
 Run = Callable[..., Result]

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.provision.conftest import Result, snapshot
+from tests.support.boards import Result, snapshot
 from xsudo.sim import PtyServer
 
 CA_TAG = 16842753
@@ -108,7 +108,7 @@ def test_a_line_longer_than_the_shell_buffer_is_refused_before_it_is_sent(
 
 
 def test_fleet_of_shell_and_at_boards_with_auto_detection(xsudo: Run, tmp_path: Path) -> None:
-    from tests.provision.test_device_and_fleet import make_fleet_files
+    from tests.cli.test_device_and_fleet import make_fleet_files
 
     imeis = ["352656100000011", "352656100000012"]
     manifest = make_fleet_files(tmp_path, imeis)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.provision.conftest import PROFILES, Result, snapshot
+from tests.support.boards import PROFILES, Result, snapshot
 from xsudo.ca import cert_pem
 from xsudo.crypto import generate_private_key
 from xsudo.labpki import issue_client_cert, make_ca, private_key_pem
