@@ -17,7 +17,7 @@ from xsudo.sim.certcheck import valid_certificate_content
 from xsudo.sim.codes import Cme
 from xsudo.sim.handlers import Form, HandlerTable, ModemView
 from xsudo.sim.params import Param, split_params
-from xsudo.sim.reply import ERROR, OK, Reply, cme, ok
+from xsudo.sim.reply import ERROR, OK, Reply, cme, ok, power_gate
 
 MAX_TAG = 4294967295
 MAX_USER_TAG = 2147483647
@@ -64,11 +64,8 @@ def _write(modem: ModemView, params: list[Param]) -> Reply:
         return modem.param_error()
     tag, type_ = key
     content = params[2].value
-    state = modem.volatile
-    if state.pofwarn_active:
-        return cme(Cme.POWER_OFF_WARNING)
-    if state.lte_active:
-        return cme(Cme.ACTIVE_STATE)
+    if (refused := power_gate(modem.volatile)) is not None:
+        return refused
     if not content:
         return modem.param_error()
     if tag > MAX_USER_TAG or type_ in RESERVED_TYPES:
@@ -144,11 +141,8 @@ def _delete(modem: ModemView, params: list[Param]) -> Reply:
     key = _tag_and_type(params)
     if key is None or len(params) != 2:
         return modem.param_error()
-    state = modem.volatile
-    if state.pofwarn_active:
-        return cme(Cme.POWER_OFF_WARNING)
-    if state.lte_active:
-        return cme(Cme.ACTIVE_STATE)
+    if (refused := power_gate(modem.volatile)) is not None:
+        return refused
     if key[0] > MAX_USER_TAG:
         return cme(Cme.NO_ACCESS)
     if key not in modem.nvm.credentials:
@@ -175,11 +169,8 @@ def _xpmng_write(modem: ModemView, params: list[Param]) -> Reply:
     slot = params[1].int_in(0, 9) if len(params) == 2 else 0
     if slot is None:
         return modem.param_error()
-    state = modem.volatile
-    if state.pofwarn_active:
-        return cme(Cme.POWER_OFF_WARNING)
-    if state.lte_active:
-        return cme(Cme.ACTIVE_STATE)
+    if (refused := power_gate(modem.volatile)) is not None:
+        return refused
     pem = params[0].value
     if not pem or not is_p256_public_key_pem(pem):
         return modem.param_error()

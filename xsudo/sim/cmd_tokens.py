@@ -18,7 +18,7 @@ from xsudo.sim.cmd_cmng import MAX_TAG, MAX_USER_TAG
 from xsudo.sim.codes import Cme
 from xsudo.sim.handlers import Form, HandlerTable, ModemView
 from xsudo.sim.params import Param, split_params
-from xsudo.sim.reply import ERROR, Reply, cme, ok
+from xsudo.sim.reply import ERROR, Reply, cme, ok, power_gate
 
 KEY_TYPES = (2, 8)
 TYPE_ENDORSEMENT = 8
@@ -44,11 +44,8 @@ def keygen(modem: ModemView, form: Form, args: bytes) -> Reply:
         return modem.param_error()
     if subject is None or not usage_ok:
         return modem.param_error()
-    state = modem.volatile
-    if state.pofwarn_active:
-        return cme(Cme.POWER_OFF_WARNING)
-    if state.lte_active:
-        return cme(Cme.ACTIVE_STATE)
+    if (refused := power_gate(modem.volatile)) is not None:
+        return refused
     if tag > MAX_USER_TAG:
         return cme(Cme.NO_ACCESS)
     key = _key_for(modem, tag, key_type)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from xsudo.sim.codes import Cme
 
@@ -30,3 +31,19 @@ def cme(code: Cme) -> Reply:
 
 ERROR = Reply(error=PLAIN_ERROR)
 OK = Reply()
+
+
+class _PowerState(Protocol):
+    pofwarn_active: bool
+    lte_active: bool
+
+
+def power_gate(state: _PowerState) -> Reply | None:
+    """Whether the modem may change its NVM now (writes, deletes, ``%XPMNG``, ``%KEYGEN``):
+    an active power-off warning refuses with 528 (rule S25), an active radio with 518;
+    ``None`` when it may."""
+    if state.pofwarn_active:
+        return cme(Cme.POWER_OFF_WARNING)
+    if state.lte_active:
+        return cme(Cme.ACTIVE_STATE)
+    return None
