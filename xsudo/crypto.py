@@ -54,6 +54,25 @@ def generate_private_key() -> PrivateKey:
     return ec.generate_private_key(ec.SECP256R1())
 
 
+def is_encrypted_private_key(data: bytes) -> bool:
+    """True when ``data`` is a PEM or DER private key that needs a passphrase to open.
+
+    Anything else (a plain key, garbage) gives ``False``; loading it then reports what is wrong.
+    """
+    loader = (
+        serialization.load_pem_private_key
+        if b"-----BEGIN" in data
+        else serialization.load_der_private_key
+    )
+    try:
+        loader(data, None)
+    except TypeError:
+        return True
+    except (ValueError, UnsupportedAlgorithm):
+        return False
+    return False
+
+
 def load_private_key(data: bytes, password: bytes | None = None) -> PrivateKey:
     """Load a PEM or DER private key (PKCS#8, SEC1 or PKCS#8-encrypted) and require P-256.
 
@@ -76,7 +95,11 @@ def load_private_key(data: bytes, password: bytes | None = None) -> PrivateKey:
             "the key file is not encrypted, but a passphrase was given"
         ) from None
     except ValueError as exc:
-        if password is not None and "incorrect password" in str(exc).lower():
+        wrong = "incorrect password" in str(exc).lower() or is_encrypted_private_key(data)
+        if password is not None and wrong:
+            # An encrypted key that does not open with the passphrase given: older
+            # cryptography releases report some wrong passphrases (a decryption whose
+            # padding happens to check out) as undecodable data.
             raise WrongPassphraseError("wrong passphrase for the key file") from None
         raise BadInputError(
             "not a PEM or DER private key", "give a PKCS#8 or SEC1 EC private key file"

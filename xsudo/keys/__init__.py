@@ -11,6 +11,7 @@ Public API (other layers code against these names)::
     CommandKeyBackend, SignerCommand    store ``command``: an external signer program
 """
 
+from xsudo.crypto import is_encrypted_private_key
 from xsudo.keys.backend import KeyBackend, LocalKeyBackend
 from xsudo.keys.command_store import (
     CommandKeyBackend,
@@ -19,7 +20,6 @@ from xsudo.keys.command_store import (
     SignerCommandError,
 )
 from xsudo.keys.file_store import DEFAULT_KDF_ROUNDS, FileKeyBackend
-from xsudo.keys.keyfile import is_encrypted_private_key
 from xsudo.keys.keyring_store import KeyringKeyBackend, assess_backend
 from xsudo.keys.local_signer import LocalSigner
 from xsudo.keys.passphrase import IMPORT_PASSPHRASE_ENV, KEY_PASSPHRASE_ENV, PassphraseSource
