@@ -10,15 +10,11 @@ error code the toolkit decodes for ``%CMNG``/``%XSUDO``/``%XPMNG``, every simula
 from __future__ import annotations
 
 import html
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import click
-import pytest
 
 from xsudo.cli.app import cli
 from xsudo.diagnose.diagnosis import CODES
@@ -63,36 +59,6 @@ API_OBJECTS = (
     "xsudo.sim.Modem",
     "xsudo.sim.SimOptions",
 )
-
-
-def _require_mkdocs() -> None:
-    for module in ("mkdocs", "material", "mkdocstrings_handlers.python"):
-        try:
-            __import__(module)
-        except ImportError:
-            pytest.fail(
-                f"{module} is not installed; the docs build needs the docs extra: "
-                "pip install -e '.[docs]'"
-            )
-
-
-@pytest.fixture(scope="session")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The site, built with ``mkdocs build --strict`` into a temporary directory."""
-    _require_mkdocs()
-    out = tmp_path_factory.mktemp("site")
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
-    command = [sys.executable, "-m", "mkdocs", "build", "--strict", "--config-file", str(CONFIG)]
-    result = subprocess.run(
-        [*command, "--site-dir", str(out)],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, f"mkdocs build --strict failed:\n{result.stderr}"
-    return out
 
 
 def page_text(site: Path, page: str) -> str:
