@@ -12,8 +12,9 @@ these values in :mod:`xsudo.at.commands`. Nothing here knows about keys or crypt
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NoReturn
 
 from xsudo.errors import CommandTextError, LineParseError
 from xsudo.limits import MAX_COMMAND_LINE_BYTES, XPMNG_SLOTS
@@ -31,48 +32,72 @@ Param = int | str | None
 """A command parameter: ``int`` renders bare, ``str`` in double quotes, ``None`` empty."""
 
 
+# The whole check is one regular-expression match in the common case (text the modem takes):
+# runs of characters allowed outside quotes (printable ASCII but ``"``), each quoted string
+# (printable ASCII but ``"``, plus CR and LF) closed. Where the match stops is the first
+# offending character, or the opening quote of a string that holds one or is never closed.
+_SENDABLE_STR = re.compile(
+    r'[\x20\x21\x23-\x7e]*(?:"[\x20\x21\x23-\x7e\r\n]*"[\x20\x21\x23-\x7e]*)*'
+)
+_SENDABLE_BYTES = re.compile(_SENDABLE_STR.pattern.encode("ascii"))
+_QUOTED_STOP = re.compile(r"[^\x20\x21\x23-\x7e\r\n]")
+_NOT_ASCII_BYTES = re.compile(rb"[\x7f-\xff]")
+
+
 def check_command_text(text: str | bytes, *, what: str = "command") -> bytes:
     """Check that ``text`` can be sent to the modem and return it as ASCII bytes.
 
     Refuses non-ASCII, NUL and other control characters, CR/LF outside double quotes, and an
-    unbalanced double quote. Raises :class:`CommandTextError` naming the first offending byte.
-    Length is not checked here (see :func:`check_line_length`).
+    unbalanced double quote. Raises :class:`CommandTextError` naming the first offending byte
+    (for ``bytes``, a byte above 0x7E anywhere is named first). Length is not checked here
+    (see :func:`check_line_length`). Linear: one C-level regular-expression pass when the
+    text is sendable.
     """
-    chars = text.decode("latin-1") if isinstance(text, bytes) else text
-    if isinstance(text, bytes):
-        _reject_non_ascii_bytes(text, what)
-    in_quotes = False
-    for index, ch in enumerate(chars):
-        if ch == '"':
-            in_quotes = not in_quotes
-        elif ch in "\r\n":
-            if not in_quotes:
-                raise CommandTextError(
-                    f"{what} has a line break outside double quotes at byte {index}",
-                    "only quoted content (such as a PEM) may span lines",
-                )
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+    if isinstance(text, str):
+        if _SENDABLE_STR.fullmatch(text):
+            return text.encode("ascii")
+        _raise_first_offence(text, _stop(_SENDABLE_STR.match(text)), what)
+    data = bytes(text)
+    if _SENDABLE_BYTES.fullmatch(data):
+        return data
+    high = _NOT_ASCII_BYTES.search(data)
+    if high is not None:
+        index = high.start()
+        try:
+            ch = data[index:].decode("utf-8")[0]
+        except UnicodeDecodeError:
+            ch = chr(data[index])
+        raise CommandTextError(*_non_ascii_message(what, ch, index))
+    _raise_first_offence(data.decode("ascii"), _stop(_SENDABLE_BYTES.match(data)), what)
+
+
+def _stop(sendable: re.Match[str] | re.Match[bytes] | None) -> int:
+    """Where the sendable prefix ends (the pattern matches the empty string, so always)."""
+    return sendable.end() if sendable is not None else 0
+
+
+def _raise_first_offence(chars: str, index: int, what: str) -> NoReturn:
+    """Raise the error for ``chars[index]``, where the sendable prefix stopped (ASCII for
+    bytes input, whose bytes above 0x7E were reported before)."""
+    if chars[index] == '"':  # a quoted string that holds a bad character or is never closed
+        stop = _QUOTED_STOP.search(chars, index + 1)
+        if stop is None:
             raise CommandTextError(
-                f"{what} has control character 0x{ord(ch):02X} at byte {index}",
-                "the modem takes printable ASCII, and CR/LF only inside quotes",
+                f"{what} has an unbalanced double quote", "every quoted string must be closed"
             )
-        elif ord(ch) > 0x7E:
-            raise CommandTextError(*_non_ascii_message(what, ch, index))
-    if in_quotes:
+        index = stop.start()
+    ch = chars[index]
+    if ch in "\r\n":
         raise CommandTextError(
-            f"{what} has an unbalanced double quote", "every quoted string must be closed"
+            f"{what} has a line break outside double quotes at byte {index}",
+            "only quoted content (such as a PEM) may span lines",
         )
-    return chars.encode("ascii")
-
-
-def _reject_non_ascii_bytes(data: bytes, what: str) -> None:
-    for index, byte in enumerate(data):
-        if byte > 0x7E:
-            try:
-                ch = data[index:].decode("utf-8")[0]
-            except UnicodeDecodeError:
-                ch = chr(byte)
-            raise CommandTextError(*_non_ascii_message(what, ch, index))
+    if ord(ch) < 0x20 or ord(ch) == 0x7F:
+        raise CommandTextError(
+            f"{what} has control character 0x{ord(ch):02X} at byte {index}",
+            "the modem takes printable ASCII, and CR/LF only inside quotes",
+        )
+    raise CommandTextError(*_non_ascii_message(what, ch, index))
 
 
 def _non_ascii_message(what: str, ch: str, index: int) -> tuple[str, str]:
@@ -93,13 +118,8 @@ def has_literal_newline_escape(body: bytes) -> bool:
     Over a raw UART the modem stores them verbatim: a PEM written that way is not a PEM
     (``+CME ERROR: 527`` on mfw 2.0.2 and later, a wrong SHA before).
     """
-    in_quotes = False
-    for index, byte in enumerate(body):
-        if byte == ord('"'):
-            in_quotes = not in_quotes
-        elif in_quotes and byte == ord("\\") and body[index + 1 : index + 2] in (b"n", b"r"):
-            return True
-    return False
+    # Every other piece between double quotes is quoted (an unclosed quote runs to the end).
+    return any(b"\\n" in part or b"\\r" in part for part in body.split(b'"')[1::2])
 
 
 def command_name(line: bytes) -> str:
@@ -248,7 +268,14 @@ def build_xsudo_line(body: bytes, signature_b64: str, slot: int | None) -> Xsudo
 
     ``data_len`` is ``len(body)``: the whole body is signed, nothing more, nothing less.
     """
-    line = XsudoLine(len(check_body(body)), signature_b64, check_slot(slot), body)
+    return xsudo_line_for_checked_body(check_body(body), signature_b64, slot)
+
+
+def xsudo_line_for_checked_body(body: bytes, signature_b64: str, slot: int | None) -> XsudoLine:
+    """:func:`build_xsudo_line` for a ``body`` that :func:`check_body` has already accepted
+    (``sign_command`` checks it once, before it signs): the slot and the whole line's length
+    are checked here, the body is not checked again."""
+    line = XsudoLine(len(body), signature_b64, check_slot(slot), body)
     check_line_length(line.render(), what="AT%XSUDO line")
     return line
 
@@ -284,12 +311,13 @@ def parse_xsudo_line(raw: bytes) -> ParsedXsudoLine:
             "not an AT%XSUDO line", 'it must start with AT%XSUDO=<data_len>,"<signature>"'
         )
     text = text[len(prefix) :]
-    separator = _find_unquoted(text, ord(";"))
-    if separator < 0:
+    up_to_separator = _UP_TO_SEMICOLON.match(text)
+    if up_to_separator is None:
         raise LineParseError(
             "the AT%XSUDO line has no ';' before the command",
             'the form is AT%XSUDO=<data_len>,"<signature>"[,<slot>];<command>',
         )
+    separator = up_to_separator.end() - 1
     fields = _split_unquoted(text[:separator])
     if len(fields) not in (2, 3):
         raise LineParseError(
@@ -305,25 +333,22 @@ def parse_xsudo_line(raw: bytes) -> ParsedXsudoLine:
     )
 
 
-def _find_unquoted(data: bytes, target: int) -> int:
-    in_quotes = False
-    for index, byte in enumerate(data):
-        if byte == ord('"'):
-            in_quotes = not in_quotes
-        elif byte == target and not in_quotes:
-            return index
-    return -1
+# Up to the first ``;`` (or ``,``) outside double quotes: runs without quotes or the target,
+# and whole quoted strings. No match: there is none (an unclosed quote hides the rest).
+_UP_TO_SEMICOLON = re.compile(rb'[^";]*(?:"[^"]*"[^";]*)*;')
+_UP_TO_COMMA = re.compile(rb'[^",]*(?:"[^"]*"[^",]*)*,')
 
 
 def _split_unquoted(data: bytes) -> list[bytes]:
     fields: list[bytes] = []
+    start = 0
     while True:
-        comma = _find_unquoted(data, ord(","))
-        if comma < 0:
-            fields.append(data)
+        comma = _UP_TO_COMMA.match(data, start)
+        if comma is None:
+            fields.append(data[start:])
             return fields
-        fields.append(data[:comma])
-        data = data[comma + 1 :]
+        fields.append(data[start : comma.end() - 1])
+        start = comma.end()
 
 
 def _parse_data_len(field: bytes) -> int:

@@ -11,7 +11,13 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from xsudo.command import XsudoLine, build_xsudo_line, check_body, command_name
+from xsudo.command import (
+    XsudoLine,
+    check_body,
+    check_slot,
+    command_name,
+    xsudo_line_for_checked_body,
+)
 from xsudo.crypto import PublicKey, fingerprint, verify_digest
 from xsudo.encoding import Encoding, b64encode, encode, encode_der, encode_raw
 from xsudo.errors import SignatureInvalid
@@ -105,10 +111,12 @@ def sign_command(
 ) -> SignedCommand:
     """Sign ``body`` (the command without ``AT``, exact bytes) and build its ``AT%XSUDO`` line.
 
-    Raises :class:`~xsudo.errors.CommandTextError` for a body the modem cannot take, and
+    Raises :class:`~xsudo.errors.CommandTextError` for a body the modem cannot take (or a
+    slot out of range), checked once and before the signer is asked, and
     :class:`~xsudo.errors.SignatureInvalid` if the signer's output does not verify.
     """
     check_body(body)
+    check_slot(slot)
     digest = hashlib.sha256(body).digest()
     r, s = signer.sign_digest(digest)
     public_key = signer.public_key()
@@ -117,5 +125,5 @@ def sign_command(
             f"key {signer.name!r} produced a signature that does not verify against its public key",
             "the key store returned a different key than the one registered; check the key",
         )
-    line = build_xsudo_line(body, b64encode(encode(encoding, r, s)), slot)
+    line = xsudo_line_for_checked_body(body, b64encode(encode(encoding, r, s)), slot)
     return SignedCommand(line, encoding, r, s, signer.name, fingerprint(public_key))
