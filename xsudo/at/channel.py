@@ -35,8 +35,11 @@ Contract of :class:`AtChannel`:
   command it sends a read-only sync probe (``AT+CMEE?`` or ``AT+CFUN?``, alternating, never
   the stale command itself), repeated every :data:`PROBE_INTERVAL` seconds in case one is
   dropped, and discards everything up to the latest probe's own prefixed line (``+CMEE:``)
-  and final result code, then drains until the line is quiet (:mod:`xsudo.at.resync`). A late
-  ``OK`` of the timed-out command therefore never completes the next command.
+  and final result code, then drains until the line is quiet when something may still
+  follow (:mod:`xsudo.at.resync`). A late ``OK`` of the timed-out command therefore never
+  completes the next command. When the next command is the probe itself (``AT+CMEE?``, as
+  :meth:`xsudo.at.modem.Modem.open` reads it) and one probe answered, that answer is the
+  command's response: it is not sent twice.
 
 The channel keeps its port, lines, queues and sync state in an :class:`~xsudo.at.link.AtLink`,
 the one interface detection and resync work through. It passes them its pacing
@@ -70,7 +73,7 @@ from .framing import FramingOverflow
 from .link import AtLink
 from .parse import show
 from .results import AtResponse
-from .resync import PROBE_INTERVAL, QUIET_WINDOW, SYNC_PROBES, resync
+from .resync import PROBE_INTERVAL, QUIET_WINDOW, SYNC_PROBES, ProbeAnswer, resync
 from .shell import DEFAULT_SHELL_BUFFER
 from .transport import DEFAULT_BAUD, PortIO, open_port
 
@@ -325,7 +328,10 @@ class AtChannel:
         framing = self._ensure_framing(deadline)
         wire = framing.wire(line)
         if link.sync.dirty:
-            self._resync(framing, deadline)
+            answer = self._resync(framing, deadline)
+            if answer is not None and answer.command == line:
+                link.sync.sent_any = True
+                return answer.response()  # the sync probe was this very command
         return run_exchange(link, framing, line, wire, name=name, deadline=deadline, check=check)
 
     def _ensure_framing(self, deadline: float) -> Framing:
@@ -340,10 +346,11 @@ class AtChannel:
                 interval=PROBE_INTERVAL,
             )
             self._link.sync.dirty = True
+            self._link.sync.detected = True
         return framing
 
-    def _resync(self, framing: Framing, deadline: float) -> None:
-        resync(self._link, framing, deadline, interval=PROBE_INTERVAL, quiet=QUIET_WINDOW)
+    def _resync(self, framing: Framing, deadline: float) -> ProbeAnswer | None:
+        return resync(self._link, framing, deadline, interval=PROBE_INTERVAL, quiet=QUIET_WINDOW)
 
 
 def _command_line(cmd: AtCommand | bytes | str) -> tuple[bytes, str | None]:

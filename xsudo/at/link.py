@@ -37,15 +37,17 @@ class SyncState:
     """Whether a channel is in step with its device.
 
     ``dirty``: a resync must precede the next command. ``stale_name``: the command whose
-    late answer may still arrive (no sync probe may share its name). ``probe_count``: sync
-    probes chosen so far (they alternate). ``sent_any``: a command has been written (a banner
-    before that is the boot, not a reset). ``reset_pending``: a boot banner arrived between
-    commands and is still to be reported. ``reset_reported``: a reset was reported and the
-    channel has not resynced since.
+    late answer may still arrive (no sync probe may share its name; empty when unknown).
+    ``detected``: auto-detection ran since the last resync (its verdict took the first final
+    result code that arrived). ``probe_count``: sync probes chosen so far (they alternate).
+    ``sent_any``: a command has been written (a banner before that is the boot, not a reset).
+    ``reset_pending``: a boot banner arrived between commands and is still to be reported.
+    ``reset_reported``: a reset was reported and the channel has not resynced since.
     """
 
     dirty: bool = False
     stale_name: str = ""
+    detected: bool = False
     probe_count: int = 0
     sent_any: bool = False
     reset_pending: bool = False
@@ -73,6 +75,7 @@ class SyncState:
         reset = self.reset_pending
         self.dirty = False
         self.stale_name = ""
+        self.detected = False
         self.reset_reported = reset
         self.reset_pending = False
         return reset

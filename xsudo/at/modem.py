@@ -11,16 +11,21 @@ Contract of :class:`Modem`:
   :class:`~xsudo.errors.DeviceError` family. Bad arguments raise
   :class:`~xsudo.errors.BadInputError` with nothing sent.
 * Nothing here changes state the caller did not ask for, except numeric error reporting:
-  :meth:`enable_numeric_errors` (done by :meth:`Modem.open`) sets ``AT+CMEE=1`` and
-  :meth:`close` puts back the value found, as sdk-nrf's ``modem_key_mgmt`` does.
-  :attr:`Modem.numeric_errors` is true only while the device has confirmed ``+CMEE: 1``;
-  a device that will not take ``AT+CMEE=1`` still works (it answers a bare ``ERROR``,
+  :meth:`enable_numeric_errors` (done by :meth:`Modem.open`) sets ``AT+CMEE=1`` when the
+  setting read is not 1 and :meth:`close` puts back the value found, only if it was
+  changed, as sdk-nrf's ``modem_key_mgmt`` does. At open the read is the channel's sync
+  probe itself (one ``AT+CMEE?``).
+  :attr:`Modem.numeric_errors` is true only while the device has confirmed ``+CMEE: 1``:
+  by the ``AT+CMEE?`` read, by a numeric ``+CME ERROR: <n>`` answer since it was set, or by
+  the ``AT+CMEE?`` read-back that the first look at :attr:`numeric_errors` sends when
+  neither has confirmed it yet (nothing else needs the read-back, so nothing else pays for
+  it). A device that will not take ``AT+CMEE=1`` still works (it answers a bare ``ERROR``,
   which the layers above must treat as ambiguous). A device reset turns numeric errors off
   again (``numeric_errors`` becomes false); call :meth:`enable_numeric_errors` after a
   :class:`~xsudo.errors.DeviceReset`.
-* Device identity is checked before it is returned (:meth:`Modem.identity`): IMEI 15
-  digits, UUID canonical, firmware and model plain tokens, else
-  :class:`~xsudo.at.parse.IdentityError` (exit 3). Every number read is bounded
+* Device identity is checked before it is returned (:meth:`Modem.identity`,
+  :meth:`Modem.imei`): IMEI 15 digits, UUID canonical, firmware and model plain tokens,
+  else :class:`~xsudo.at.parse.IdentityError` (exit 3). Every number read is bounded
   (:func:`~xsudo.at.parse.parse_int`).
 * Policy (offline first, never overwrite, verify SHAs, which tags are reserved) belongs to
   the layer above; this class only speaks the commands. Writing a credential is a
@@ -112,12 +117,18 @@ class Modem:
         self.channel = channel
         self._cmee_before: int | None = None
         self._numeric_errors = False
+        self._cmee_unconfirmed: int | None = None  # the value found when AT+CMEE=1 said OK
 
     @property
     def numeric_errors(self) -> bool:
         """Whether the device confirmed ``+CMEE: 1`` (numeric ``+CME ERROR: <n>`` codes) and
         has not been seen to reset since. When false, an error may come as a bare ``ERROR``
-        that says nothing about its cause."""
+        that says nothing about its cause.
+
+        After ``AT+CMEE=1`` answered ``OK`` and nothing has confirmed it yet, the first
+        look sends the read-back ``AT+CMEE?`` (see the module contract)."""
+        if self._cmee_unconfirmed is not None:
+            self._confirm_numeric_errors()
         return self._numeric_errors
 
     @classmethod
@@ -169,10 +180,16 @@ class Modem:
     ) -> AtResponse:
         """Send one :class:`AtCommand` (see :meth:`AtChannel.command`)."""
         try:
-            return self.channel.command(cmd, timeout=timeout, check=check)
+            response = self.channel.command(cmd, timeout=timeout, check=check)
         except DeviceReset:
-            self._numeric_errors = False
+            self._reset_seen()
             raise
+        except ModemError as exc:
+            self._error_seen(exc.kind)
+            raise
+        if response.result is not None:
+            self._error_seen(response.result.kind)
+        return response
 
     def send_line(
         self,
@@ -190,10 +207,29 @@ class Modem:
         the wrapped command's).
         """
         try:
-            return self.channel.command(line, timeout=timeout, check=check, name=name_for_errors)
+            response = self.channel.command(
+                line, timeout=timeout, check=check, name=name_for_errors
+            )
         except DeviceReset:
-            self._numeric_errors = False
+            self._reset_seen()
             raise
+        except ModemError as exc:
+            self._error_seen(exc.kind)
+            raise
+        if response.result is not None:
+            self._error_seen(response.result.kind)
+        return response
+
+    def _reset_seen(self) -> None:
+        """A reboot puts ``+CMEE`` back to its default: nothing is confirmed any more."""
+        self._numeric_errors = False
+        self._cmee_unconfirmed = None
+
+    def _error_seen(self, kind: str) -> None:
+        """A ``+CME ERROR: <n>`` (kind ``CME``) proves numeric error codes are on."""
+        if kind == "CME" and self._cmee_unconfirmed is not None:
+            self._cmee_unconfirmed = None
+            self._numeric_errors = True
 
     # -- error reporting ------------------------------------------------------------------
 
@@ -201,17 +237,21 @@ class Modem:
         """Try to make the modem answer ``+CME ERROR: <n>``; return the setting found
         (``None`` when the device would not say).
 
-        Commands: ``AT+CMEE?``; only if that is not 1, ``AT+CMEE=1`` and, only if that
-        says ``OK``, ``AT+CMEE?`` again to check it took. :attr:`numeric_errors` is true
-        only when the device reported ``+CMEE: 1``. A device that answers an error (or no
-        ``+CMEE:`` line) to any of them is left as it is and is not an error here; nothing
-        is changed when the setting could not be read (it could not be put back). A
-        ``+CMEE:`` line that is not a bounded number raises
+        Commands: ``AT+CMEE?`` (on a channel that has just opened, the sync probe is this
+        read); only if that is not 1, ``AT+CMEE=1``. When that says ``OK`` the setting
+        counts as changed (it is put back on :meth:`close`) but not yet confirmed: the first
+        look at :attr:`numeric_errors` reads it back with ``AT+CMEE?``, unless a numeric
+        ``+CME ERROR`` answer has proved it meanwhile. :attr:`numeric_errors` is true only
+        when the device reported ``+CMEE: 1`` (or a numeric code). A device that answers an
+        error (or no ``+CMEE:`` line) to any of them is left as it is and is not an error
+        here; nothing is changed when the setting could not be read (it could not be put
+        back). A ``+CMEE:`` line that is not a bounded number raises
         :class:`~xsudo.at.parse.ResponseFormatError`.
 
         The old setting is remembered (the first time it is changed) for
         :meth:`restore_numeric_errors`.
         """
+        self._cmee_unconfirmed = None
         previous = self._read_cmee()
         if previous is None or previous == 1:
             self._numeric_errors = previous == 1
@@ -219,11 +259,19 @@ class Modem:
         self._numeric_errors = False
         if not self.command(AtCommand.set("+CMEE", 1), check=False).ok:
             return previous
-        now = self._read_cmee()
-        if now != previous and self._cmee_before is None:
+        if self._cmee_before is None:
             self._cmee_before = previous
-        self._numeric_errors = now == 1
+        self._cmee_unconfirmed = previous
         return previous
+
+    def _confirm_numeric_errors(self) -> None:
+        """The read-back after ``AT+CMEE=1`` said ``OK``: numeric only on ``+CMEE: 1``; a
+        setting still at its old value was not changed (nothing to put back)."""
+        previous, self._cmee_unconfirmed = self._cmee_unconfirmed, None
+        now = self._read_cmee()
+        if now == previous and self._cmee_before == previous:
+            self._cmee_before = None
+        self._numeric_errors = now == 1
 
     def _read_cmee(self) -> int | None:
         """The ``+CMEE`` setting, or ``None`` when the device answers an error or no
@@ -241,6 +289,7 @@ class Modem:
         if self._cmee_before is not None:
             previous, self._cmee_before = self._cmee_before, None
             self._numeric_errors = False
+            self._cmee_unconfirmed = None
             self.command(AtCommand.set("+CMEE", previous))
             self._numeric_errors = previous == 1
 

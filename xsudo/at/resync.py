@@ -6,10 +6,21 @@ Contract of :func:`resync`:
   alternating, never the stale command itself, see :func:`next_probe`) over an
   :class:`~xsudo.at.link.AtLink` whose framing is known, repeated every ``interval`` seconds
   in case one is dropped, and sets aside everything up to the latest probe's own prefixed
-  line (``+CMEE:``) and final result code, then drains until the line is quiet for ``quiet``
-  seconds. A late ``OK`` of the timed-out command therefore never completes the next command.
+  line (``+CMEE:``) and final result code. A late ``OK`` of the timed-out command therefore
+  never completes the next command.
 * Successive probes differ, so a delayed answer to an earlier probe is not taken for the
   latest one's.
+* Then it drains until the line is quiet for ``quiet`` seconds, when something may still
+  follow the answer it took: a later probe's answer (more than one probe was sent), or the
+  probe's own answer behind a same-named stale one (the stale command is unknown: a channel
+  just opened without auto-detection). It does not drain when one probe was sent and the
+  stale command is known (:attr:`~xsudo.at.link.SyncState.stale_name`) or was absorbed by
+  auto-detection (whose verdict is the first final result code to arrive, a stale one if
+  any): the device answers in order, so the old conversation's answers all came before.
+* When one probe was sent and it answered ``OK``, its answer is returned as a
+  :class:`ProbeAnswer` (a stale same-named answer reads the same setting: nothing was sent
+  between). The channel uses it as the answer to the same read command when that is the
+  next command (``AT+CMEE?`` at open: one exchange is both the sync and the read).
 * Once in step the link's :class:`~xsudo.at.link.SyncState` is clean. A boot banner seen
   meanwhile is then raised as :class:`~xsudo.errors.DeviceReset` (the command that was to
   follow is not sent). No answer by ``deadline`` raises :class:`~xsudo.errors.DeviceTimeout`
@@ -20,13 +31,14 @@ Contract of :func:`resync`:
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 from xsudo.command import AtCommand
 from xsudo.errors import DeviceReset, DeviceTimeout, Remedy
 
 from .cmdtype import Echo, Framing
 from .link import AtLink, SyncState
-from .results import parse_final
+from .results import AtResponse, FinalResult, parse_final
 
 PROBE_INTERVAL = 1.0
 """Seconds between sync probes while resyncing (at_host may drop a probe sent while the
@@ -37,6 +49,19 @@ SYNC_PROBES = (AtCommand.read("+CMEE"), AtCommand.read("+CFUN"))
 
 QUIET_WINDOW = 0.05
 """Seconds without a byte that count as quiet after a sync probe answered."""
+
+
+@dataclass(frozen=True)
+class ProbeAnswer:
+    """The answer to the one sync probe of a resync: its prefixed line and final result."""
+
+    command: bytes
+    line: bytes
+    final: FinalResult
+
+    def response(self) -> AtResponse:
+        """The probe's answer as the response to the same command."""
+        return AtResponse(self.command, [self.line], self.final.text, result=self.final)
 
 
 def next_probe(state: SyncState) -> AtCommand:
@@ -50,13 +75,18 @@ def next_probe(state: SyncState) -> AtCommand:
 
 def resync(
     link: AtLink, framing: Framing, deadline: float, *, interval: float, quiet: float
-) -> None:
-    """Probe until the latest probe's own answer arrives; set aside everything before."""
+) -> ProbeAnswer | None:
+    """Probe until the latest probe's own answer arrives; set aside everything before.
+
+    Returns the probe's answer when exactly one probe was sent and it answered ``OK`` (see
+    the module contract), else ``None``."""
     probe_line = b""
     marker = b""
+    marker_line = b""
     echo: Echo = framing.echo(b"")
     seen_marker = False
     refused = False
+    sent = 0
     next_at = time.monotonic()
     while True:
         now = time.monotonic()
@@ -68,6 +98,7 @@ def resync(
             wire = framing.wire(probe_line)
             echo = framing.echo(wire)
             link.send(wire, deadline)
+            sent += 1
             next_at = now + interval
         lines = link.lines()
         for index, raw in enumerate(lines):
@@ -79,14 +110,17 @@ def resync(
                 link.set_aside(lines[index + 1 :])
                 raise failure
             if line.upper().startswith(marker):
-                seen_marker = True
+                seen_marker, marker_line = True, line
                 continue
             final = parse_final(line)
             if seen_marker and final is not None:
                 link.set_aside(lines[index + 1 :])
-                _drain_quiet(link, deadline, quiet)
+                if sent > 1 or not (link.sync.stale_name or link.sync.detected):
+                    _drain_quiet(link, deadline, quiet)
                 _back_in_step(link)
-                return
+                if sent == 1 and final.ok:
+                    return ProbeAnswer(probe_line, marker_line, final)
+                return None
             refused = refused or (final is not None and not final.ok)
             link.set_aside([line])
         data = link.read(min(deadline, next_at) if not seen_marker else deadline)
