@@ -22,7 +22,18 @@ Contract:
   way (:class:`AuditLogError`, exit 2) before writing when it cannot. Call the check before
   touching a device, so no device write happens without a record.
 * The file is created with mode 0600 (whatever the umask), its directory 0700. Appends are
-  serialised between threads (a lock) and processes (``flock``), so they stay one chain.
+  serialised between processes (``flock``), so they stay one chain.
+* Group commit: appends to one log from many threads of a process are committed in
+  batches. The first caller to find no batch being written becomes the writer: it takes
+  every record waiting at that moment, opens the log, takes the ``flock``, chains the
+  records one after the other onto the last record on disk, writes them, calls ``fsync``
+  once and releases the lock; callers arriving meanwhile wait for the next batch. Every caller
+  returns its own record only after the ``fsync`` that covers it (durability is that of one
+  append at a time). When the batch cannot be written or synced, the file is cut back to
+  where it was and **every** caller of the batch gets :class:`AuditLogError` ("nothing was
+  recorded"); if even the cut fails, the error says that the log may end with records that
+  were not made durable (a cut-short last line makes the next append refuse the log as
+  damaged). A record too long to log fails only its own caller.
 """
 
 from __future__ import annotations
@@ -58,7 +69,6 @@ LOG_DIR_MODE = 0o700
 RESERVED_FIELDS = frozenset({"seq", "time", "operator", "event", "prev", "hash"})
 Field = str | int | bool | None
 
-_lock = threading.Lock()
 _SECRET_MARKERS = ("PRIVATE KEY", "ENCRYPTED")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
@@ -307,11 +317,7 @@ class AuditLog:
         that are never logged (key material, reserved names, non-scalar values).
         """
         _check_fields(fields)
-        with _lock, self._open_for_append() as handle, locked(handle):
-            head = _tail(handle, self.path)
-            record = _new_record(event, fields, head)
-            _write_line(handle, _encode(record), self.path)
-        return record
+        return _committer_for(self.path).append(self, _Pending(event, dict(fields)))
 
     def records(self) -> Iterator[dict[str, Any]]:
         """Every record in order, each parsed strictly (links and hashes are not checked:
@@ -334,6 +340,34 @@ class AuditLog:
             return ChainReport(True, 0)
         with self._open_for_reading() as handle:
             return _walk(handle)
+
+    def _commit(self, batch: list[_Pending]) -> None:
+        """Write ``batch`` as one group commit (module contract); never raises for a
+        failure of the log: each entry gets its record or its own error."""
+        written: list[tuple[_Pending, dict[str, Any]]] = []
+        try:
+            with self._open_for_append() as handle, locked(handle):
+                head = _tail(handle, self.path)
+                who = operator()
+                lines = []
+                for pending in batch:
+                    record = _new_record(pending.event, pending.fields, head, who)
+                    try:
+                        lines.append(_encode(record))
+                    except ValueError as exc:  # this record only: the chain goes on without it
+                        pending.error = exc
+                        continue
+                    written.append((pending, record))
+                    head = AuditHead.of(record)
+                if lines:
+                    _write_lines(handle, b"".join(lines), self.path, len(lines))
+        except AuditLogError as exc:
+            for pending in batch:
+                if pending.error is None:
+                    pending.error = _copy_error(exc)
+            return
+        for pending, record in written:
+            pending.record = record
 
     @contextlib.contextmanager
     def _open_for_append(self) -> Iterator[IO[bytes]]:
@@ -454,11 +488,13 @@ def _tail(handle: IO[bytes], path: Path) -> AuditHead | None:
     return AuditHead.of(record)
 
 
-def _new_record(event: str, fields: dict[str, Field], head: AuditHead | None) -> dict[str, Any]:
+def _new_record(
+    event: str, fields: dict[str, Field], head: AuditHead | None, who: str
+) -> dict[str, Any]:
     record: dict[str, Any] = {
         "seq": head.seq + 1 if head else 1,
         "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
-        "operator": operator(),
+        "operator": who,
         "event": event,
         **{k: v for k, v in fields.items() if v is not None},
         "prev": head.hash if head else GENESIS,
@@ -474,20 +510,124 @@ def _encode(record: dict[str, Any]) -> bytes:
     return line + b"\n"
 
 
-def _write_line(handle: IO[bytes], line: bytes, path: Path) -> None:
-    """Append ``line`` and make it durable; on failure cut the file back to where it was."""
+def _write_lines(handle: IO[bytes], data: bytes, path: Path, count: int = 1) -> None:
+    """Append ``data`` (``count`` whole records) and make it durable with one ``fsync``; on
+    failure cut the file back to where it was (and fsync the cut) and raise
+    :class:`AuditLogError` saying whether that worked."""
     end = handle.seek(0, os.SEEK_END)
     try:
-        handle.write(line)
+        handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
     except OSError as exc:
-        with contextlib.suppress(OSError):
+        reason = _os_reason(exc)
+        try:
             handle.truncate(end)
+            os.fsync(handle.fileno())
+        except (OSError, ValueError) as cut:
+            what = "record" if count == 1 else f"{count} records written together"
+            raise AuditLogError(
+                f"cannot write to the audit log {path}: {reason}; the {what} could not be "
+                f"made durable, and cutting them off again failed too ({_os_error(cut)}): "
+                "the log may end with records whose operations were reported as failed, or "
+                "with a cut-short line that stops further appends",
+                "check the log (AuditLog.verify) once the disk is fixed: records after the "
+                "last one an operation reported as recorded were never confirmed",
+                remedy=Remedy("audit-verify", {"path": str(path)}),
+            ) from None
         raise AuditLogError(
-            f"cannot write to the audit log {path}: {_os_reason(exc)}; nothing was recorded",
+            f"cannot write to the audit log {path}: {reason}; nothing was recorded",
             "free some space or fix the permissions, then retry",
         ) from None
+
+
+def _os_error(exc: BaseException) -> str:
+    return _os_reason(exc) if isinstance(exc, OSError) else type(exc).__name__
+
+
+def _copy_error(exc: AuditLogError) -> AuditLogError:
+    """The same error as a new object, for one caller of a batch (an exception object is
+    raised in one thread only)."""
+    copy = type(exc)(exc.message, exc.base_hint, remedy=exc.remedy)
+    copy.notes = list(exc.notes)
+    return copy
+
+
+# -- group commit ---------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class _Pending:
+    """One caller's record waiting for a batch: its input, then its record or error."""
+
+    event: str
+    fields: dict[str, Field]
+    record: dict[str, Any] | None = None
+    error: Exception | None = None
+    done: bool = False
+
+
+class _Committer:
+    """The group commit of one log file in this process (module contract)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._waiting: list[_Pending] = []
+        self._writing = False
+
+    def append(self, log: AuditLog, pending: _Pending) -> dict[str, Any]:
+        with self._cond:
+            self._waiting.append(pending)
+            while not pending.done:
+                if self._writing:
+                    self._cond.wait()
+                    continue
+                batch, self._waiting = self._waiting, []
+                self._writing = True
+                self._cond.release()
+                try:
+                    log._commit(batch)
+                finally:
+                    self._cond.acquire()
+                    self._writing = False
+                    for entry in batch:
+                        if entry.record is None and entry.error is None:  # interrupted
+                            entry.error = AuditLogError(
+                                f"appending to the audit log {log.path} was interrupted; the "
+                                "record may or may not be in the log",
+                                "check the log (AuditLog.verify)",
+                            )
+                        entry.done = True
+                    self._cond.notify_all()
+        if pending.error is not None:
+            raise pending.error
+        assert pending.record is not None
+        return pending.record
+
+
+_committers: dict[str, _Committer] = {}
+_committers_lock = threading.Lock()
+
+
+def _committer_for(path: Path) -> _Committer:
+    """The one committer of this process for the file at ``path`` (however it is spelled)."""
+    key = os.path.realpath(path)
+    with _committers_lock:
+        committer = _committers.get(key)
+        if committer is None:
+            committer = _committers[key] = _Committer()
+        return committer
+
+
+def _forget_committers() -> None:
+    """In a forked child: the parent's batches and their locks are not ours."""
+    global _committers_lock
+    _committers.clear()
+    _committers_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_committers)
 
 
 def _check_fields(fields: dict[str, Field]) -> None:
