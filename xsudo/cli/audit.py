@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.table import Table
 
 from xsudo.audit.checkpoint import (
     CheckpointResult,
@@ -34,12 +33,7 @@ def _log(path: Path | None) -> AuditLog:
     return AuditLog(path) if path else AuditLog.in_home(app_context().home)
 
 
-@click.group()
-def audit() -> None:
-    """Check and show the audit log of signatures and device writes."""
-
-
-@audit.command()
+@click.command()
 @_FILE_ARGUMENT
 @click.option(
     "--expect-head",
@@ -94,7 +88,7 @@ def verify(
         raise click.exceptions.Exit(1)
 
 
-@audit.command()
+@click.command()
 @_FILE_ARGUMENT
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 def show(file: Path | None, as_json: bool) -> None:
@@ -104,6 +98,8 @@ def show(file: Path | None, as_json: bool) -> None:
         for record in records:
             emit_json(record)
         return
+    from rich.table import Table
+
     table = Table("#", "TIME", "EVENT", "DEVICE", "TAG/TYPE", "AUTH", "RESULT", box=None)
     for r in records:
         where = f"{r['tag']}/{r['type']}" if "tag" in r and "type" in r else r.get("slot", "")
@@ -126,7 +122,7 @@ def show(file: Path | None, as_json: bool) -> None:
     stdout_console().print(table)
 
 
-@audit.command()
+@click.command()
 @click.option("--key", "key_name", required=True, help="Name of the signing key in the key store.")
 @passphrase_file_option
 @_FILE_ARGUMENT

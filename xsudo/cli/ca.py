@@ -12,12 +12,7 @@ from xsudo.cli.output import emit, emit_block, emit_json, json_option, note, war
 from xsudo.errors import BadInputError, OperationFailed
 
 
-@click.group()
-def ca() -> None:
-    """Test and lab certificate authorities (not for production PKI)."""
-
-
-@ca.command()
+@click.command()
 @click.argument("name")
 @click.option("--cn", default=None, help="The CA's common name (default: NAME).")
 @click.option(

@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
-from xsudo.paths import ensure_home
 
-
-@dataclass
 class AppContext:
-    """What the root group resolved: the xsudo home directory."""
+    """What the root group was given: the xsudo home directory, resolved on first use
+    (``--home``, else ``$XSUDO_HOME``, else the platform's user data directory; see
+    :func:`xsudo.paths.resolve_home`)."""
 
-    home: Path
+    def __init__(self, home: Path | None = None) -> None:
+        self._given = home
+        self._home: Path | None = None
+
+    @property
+    def home(self) -> Path:
+        if self._home is None:
+            from xsudo.paths import resolve_home
+
+            self._home = resolve_home(self._given)
+        return self._home
 
     def ensure_home(self) -> Path:
+        from xsudo.paths import ensure_home
+
         return ensure_home(self.home)
 
 

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-from rich.table import Table
 
 from xsudo.cli import print_error
 from xsudo.cli.deviceopts import (
@@ -67,12 +66,7 @@ def _read_password(path: Path | None) -> str | None:
     return raw.decode("ascii", "replace").rstrip("\r\n")
 
 
-@click.group()
-def cred() -> None:
-    """List, write, delete and check credentials (AT%CMNG)."""
-
-
-@cred.command("list")
+@click.command("list")
 @port_options
 @tag_option(required=False)
 @_type_option(required=False)
@@ -91,6 +85,8 @@ def list_(
     if as_json:
         emit_json(rows)
         return
+    from rich.table import Table
+
     table = Table("TAG", "TYPE", "SHA-256", "NOTE", box=None, pad_edge=False)
     for row in rows:
         table.add_row(
@@ -176,7 +172,7 @@ def _dry_run(item: Preflight, auth: AuthRequest, password: str | None) -> None:
         note("with --auth auto the XSUDO line is used when the modem holds the key's public key")
 
 
-@cred.command()
+@click.command()
 @port_options
 @auth_options
 @tag_option()
@@ -220,7 +216,7 @@ def write(
     _show_result(result, as_json)
 
 
-@cred.command()
+@click.command()
 @port_options
 @auth_options
 @tag_option(required=False)
@@ -318,7 +314,7 @@ def _show_bulk(summary: dict[str, Any], as_json: bool, tag: int | None) -> None:
     )
 
 
-@cred.command()
+@click.command()
 @port_options
 @tag_option()
 @_type_option()

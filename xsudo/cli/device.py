@@ -15,12 +15,7 @@ from xsudo.device import DeviceInfo
 from xsudo.provision.policy import AUTH_MODES, AuthMode, AuthSettings
 
 
-@click.group()
-def device() -> None:
-    """Inspect a modem and manage its XSUDO public keys (AT%XPMNG)."""
-
-
-@device.command()
+@click.command()
 @port_options
 @click.option(
     "--key",
@@ -74,7 +69,7 @@ def _show_info(info: DeviceInfo) -> None:
         emit(f"xsudo:       {'works' if probe.works else 'not working'}: {detail}")
 
 
-@device.command("upload-key")
+@click.command("upload-key")
 @port_options
 @click.option("--key", "key_name", required=True, envvar="XSUDO_KEY", help="Key to upload.")
 @click.option("--slot", type=SLOT, default=0, show_default=True)

@@ -43,13 +43,7 @@ from xsudo.keys.command_store import DEFAULT_TIMEOUT
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 
 
-@click.group()
-def key() -> None:
-    """Manage EC P-256 signing keys (OS keychain, encrypted file, PKCS#11 token, or an
-    external signer command)."""
-
-
-@key.command()
+@click.command()
 @click.argument("name")
 @store_option
 @passphrase_file_option
@@ -72,7 +66,7 @@ def generate(name: str, store: str | None, passphrase_file: Path | None, as_json
     _note_nondeterministic(record)
 
 
-@key.command("import")
+@click.command("import")
 @click.argument("name")
 @click.argument(
     "key_file",
@@ -121,7 +115,7 @@ def import_(
     note(f"imported key {name} into the {record.store} store")
 
 
-@key.command("import-pkcs11")
+@click.command("import-pkcs11")
 @click.argument("name")
 @pkcs11_options
 @pin_file_option
@@ -148,7 +142,7 @@ def import_pkcs11(name: str, as_json: bool) -> None:
     _note_nondeterministic(record)
 
 
-@key.command("import-command")
+@click.command("import-command")
 @click.argument("name")
 @click.option(
     "--command",
@@ -212,7 +206,7 @@ def import_command(
 CHECK_DIGEST = hashlib.sha256(b"xsudo signer check").digest()
 
 
-@key.command("list")
+@click.command("list")
 @json_option
 def list_(as_json: bool) -> None:
     """List the keys (name, store, created, fingerprint)."""
@@ -230,7 +224,7 @@ def list_(as_json: bool) -> None:
         emit("  ".join([*(cell.ljust(w) for cell, w in zip(row, widths, strict=False)), row[3]]))
 
 
-@key.command()
+@click.command()
 @click.argument("name")
 @json_option
 def show(name: str, as_json: bool) -> None:
@@ -238,7 +232,7 @@ def show(name: str, as_json: bool) -> None:
     _print_record(key_store(None).get(name), as_json)
 
 
-@key.command()
+@click.command()
 @click.argument("name")
 @click.option(
     "-o",
@@ -260,7 +254,7 @@ def export(name: str, output: Path | None) -> None:
     note(f"wrote the public key of {name} to {output}")
 
 
-@key.command()
+@click.command()
 @click.argument("name")
 @click.option("--yes", is_flag=True, help="Delete without asking (needed without a terminal).")
 @pin_file_option

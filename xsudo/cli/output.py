@@ -5,6 +5,9 @@ Everything printed for humans may quote device text, which is untrusted: :func:`
 :func:`printable`, so no control character, escape sequence or bidi override reaches the
 terminal, and nothing is read as rich markup or emoji codes. Table cells built from data go
 through :func:`cell` (rich parses markup in plain ``str`` cells).
+
+rich is imported on first use (a note, a warning, a table), not with this module: a command's
+``--help`` and the error printer do not need it.
 """
 
 from __future__ import annotations
@@ -12,16 +15,25 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from rich.console import Console
-from rich.text import Text
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.text import Text
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_stderr = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
+
+@cache
+def _stderr() -> Console:
+    """The console for notes and warnings on stderr (made once, on first use)."""
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 
 json_option = click.option(
@@ -62,6 +74,8 @@ def cell(value: object) -> Text:
     """A rich table cell showing ``value`` (``str()`` of it, ``-`` for ``None``) literally:
     no markup (``[bold]x[/bold]`` stays as typed), no emoji codes, no control characters
     (see :func:`printable`)."""
+    from rich.text import Text
+
     return Text(printable("-" if value is None else str(value)))
 
 
@@ -74,18 +88,20 @@ def file_option(*names: str, help: str) -> Callable[[F], F]:
 
 def note(message: str) -> None:
     """A human message on stderr, one line (see :func:`printable`; no markup)."""
-    _stderr.print(printable(message), markup=False, emoji=False)
+    _stderr().print(printable(message), markup=False, emoji=False)
 
 
 def warn(message: str) -> None:
     """A warning on stderr, one line (see :func:`printable`; no markup)."""
-    _stderr.print(f"warning: {printable(message)}", markup=False, emoji=False, style="yellow")
+    _stderr().print(f"warning: {printable(message)}", markup=False, emoji=False, style="yellow")
 
 
 def stdout_console() -> Console:
     """A console for rich tables on stdout; wide when stdout is a file or pipe, so tables
     keep one row per line for grep and friends. Emoji codes are off; markup is on for
     styled text the caller writes, so data in tables must go through :func:`cell`."""
+    from rich.console import Console
+
     wide = None if sys.stdout.isatty() else 200
     return Console(highlight=False, soft_wrap=True, width=wide, emoji=False)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import click
-from rich.table import Table
 
 from xsudo.cli.output import cell, emit_json, note, stdout_console
 from xsudo.ports import SerialPort, at_port_candidates, list_serial_ports
@@ -28,6 +27,8 @@ def ports(as_json: bool) -> None:
     if as_json:
         emit_json([port.to_json() for port in found])
         return
+    from rich.table import Table
+
     table = Table("PORT", "USB", "BOARD", "SERIAL", "AT", "DESCRIPTION", box=None, pad_edge=False)
     for port in found:
         table.add_row(

@@ -7,8 +7,6 @@ import threading
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from xsudo import api
 from xsudo.cli.context import app_context
@@ -101,6 +99,9 @@ def _run_with_progress(
     passphrase_file: Path | None,
 ) -> list[DeviceReport]:
     lock = threading.Lock()
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
