@@ -20,11 +20,17 @@ def test_defaults() -> None:
     assert options.echo is False
     assert options.terminator == "cr"
     assert options.response_eol == "crlf"
-    assert options.xpmng_exists_code == 520
-    assert options.accept_raw_signatures is False
+    assert options.xpmng_exists_code is None  # unset: the profile decides
+    assert options.traits.xpmng_exists_code == 520
+    assert options.traits.accept_raw_signatures is False
     assert options.effective_validate_content is True
     assert options.effective_restricted == ()
-    assert options.non_readable_types == frozenset({1, 2, 3, 6, 8, 10, 11})
+    assert options.traits.non_readable_types == frozenset({1, 2, 3, 6, 8, 10, 11})
+    assert options.traits.max_line == 4095
+    assert options.traits.capacity_bytes is None
+    assert options.traits.tls_decrypt_tags is True
+    assert options.traits.certexpiry is True
+    assert options.traits.xproddone is True
 
 
 @pytest.mark.parametrize(
@@ -32,6 +38,7 @@ def test_defaults() -> None:
     [
         ("nrf9160-1.3", False, ()),
         ("nrf91x1-2.0", True, ()),
+        ("nrf9151-2.0", True, ()),
         ("nrf9151-ntn", True, ()),
         ("locked", True, ("%CMNG=0", "%CMNG=3", "%KEYGEN")),
     ],

@@ -33,6 +33,8 @@ t1o8t3NujZj8yJ9iv2ti5hbA5LRQcpm7dCKLkeTJ5I4IKnhNbwtpuRUCAwEAAQ==
 """
 OK = b"OK\r\n"
 ERROR = b"ERROR\r\n"
+DECRYPT_FIRST = 2147483648
+DECRYPT_LAST = 2147483667
 CMEE1 = b"AT+CMEE=1"
 OFFLINE = b"AT+CFUN=4"
 
@@ -267,8 +269,54 @@ RULE_12 = [
     Row("lte-before-empty", write(1, 4, b""), cme(518), setup=(CMEE1, b"AT+CFUN=1")),
     Row("empty-content", write(1, 4, b""), cme(50), setup=(CMEE1,)),
     Row("empty-before-reserved-tag", write(4294967295, 4, b""), cme(50), setup=(CMEE1,)),
-    Row("reserved-tag", write(2147483648, 4, b"x"), cme(514), setup=(CMEE1,)),
+    Row("reserved-tag", write(2147483668, 4, b"x"), cme(514), setup=(CMEE1,)),
+    Row("reserved-tag-top", write(4294967295, 4, b"x"), cme(514), setup=(CMEE1,)),
     Row("highest-user-tag", write(2147483647, 4, b"x"), OK),
+    Row("decrypt-tag-first-91x1", write(DECRYPT_FIRST, 4, b"x"), OK),
+    Row("decrypt-tag-last-91x1", write(DECRYPT_LAST, 4, b"x"), OK),
+    Row("decrypt-tag-ca-91x1", write(DECRYPT_FIRST, 0, AMAZON), OK),
+    Row("decrypt-tag-ntn", write(DECRYPT_LAST, 4, b"x"), OK, options={"profile": "nrf9151-ntn"}),
+    Row("decrypt-tag-9151", write(DECRYPT_LAST, 4, b"x"), OK, options={"profile": "nrf9151-2.0"}),
+    Row(
+        "decrypt-tag-9160",
+        write(DECRYPT_FIRST, 4, b"x"),
+        cme(514),
+        setup=(CMEE1,),
+        options={"profile": "nrf9160-1.3"},
+    ),
+    Row(
+        "decrypt-tag-last-9160",
+        write(DECRYPT_LAST, 4, b"x"),
+        cme(514),
+        setup=(CMEE1,),
+        options={"profile": "nrf9160-1.3"},
+    ),
+    Row(
+        "decrypt-tags-turned-off",
+        write(DECRYPT_FIRST, 4, b"x"),
+        cme(514),
+        setup=(CMEE1,),
+        options={"tls_decrypt_tags": False},
+    ),
+    Row(
+        "decrypt-tags-turned-on-9160",
+        write(DECRYPT_FIRST, 4, b"x"),
+        OK,
+        options={"profile": "nrf9160-1.3", "tls_decrypt_tags": True},
+    ),
+    Row("decrypt-tag-reserved-type", write(DECRYPT_FIRST, 6, b"x"), cme(514), setup=(CMEE1,)),
+    Row(
+        "decrypt-tag-checks-content",
+        write(DECRYPT_FIRST, 0, AMAZON_LITERAL),
+        cme(527),
+        setup=(CMEE1,),
+    ),
+    Row(
+        "decrypt-tag-lte-first",
+        write(DECRYPT_FIRST, 4, b"x"),
+        cme(518),
+        setup=(CMEE1, b"AT+CFUN=1"),
+    ),
     *[
         Row(f"reserved-type-{t}", write(1, t, b"x"), cme(514), setup=(CMEE1,))
         for t in (6, 7, 10, 11)
@@ -407,6 +455,8 @@ def test_rule_30_literal_backslash_n_is_stored_verbatim_on_9160() -> None:
 
 # -- rules S13-S16: list, read, delete ------------------------------------------------------------
 
+DECRYPT_ID = write(DECRYPT_FIRST, 4, b"id")
+
 RULES_13_TO_16 = [
     Row("list-empty-tag", b"AT%CMNG=1,5", OK),
     Row("list-missing-pair", b"AT%CMNG=1,5,0", OK, setup=(CMEE1, write(5, 4, b"x"))),
@@ -489,6 +539,41 @@ RULES_13_TO_16 = [
         "delete-pofwarn", b"AT%CMNG=3,5,4", cme(528), setup=(CMEE1, write(5, 4, b"id"), b"#pofwarn")
     ),
     Row("delete-reserved", b"AT%CMNG=3,4294967294,6", cme(514), setup=(CMEE1,)),
+    Row(
+        "list-decrypt-tag",
+        b"AT%CMNG=1,2147483648",
+        listed(DECRYPT_FIRST, 4, b"id") + OK,
+        setup=(DECRYPT_ID,),
+    ),
+    Row(
+        "read-decrypt-tag",
+        b"AT%CMNG=2,2147483648,4",
+        b'%CMNG: 2147483648,4,"' + sha(b"id") + b'","id"\r\nOK\r\n',
+        setup=(DECRYPT_ID,),
+    ),
+    Row("delete-decrypt-tag", b"AT%CMNG=3,2147483648,4", OK, setup=(DECRYPT_ID,)),
+    Row(
+        "delete-decrypt-tag-then-list",
+        b"AT%CMNG=1,2147483648",
+        OK,
+        setup=(DECRYPT_ID, b"AT%CMNG=3,2147483648,4"),
+    ),
+    Row("delete-decrypt-tag-missing", b"AT%CMNG=3,2147483667,4", cme(513), setup=(CMEE1,)),
+    Row(
+        "delete-decrypt-tag-9160",
+        b"AT%CMNG=3,2147483648,4",
+        cme(514),
+        setup=(CMEE1,),
+        options={"profile": "nrf9160-1.3"},
+    ),
+    Row(
+        "read-decrypt-tag-9160",
+        b"AT%CMNG=2,2147483648,4",
+        cme(513),
+        setup=(CMEE1,),
+        options={"profile": "nrf9160-1.3"},
+    ),
+    Row("delete-above-decrypt-range", b"AT%CMNG=3,2147483668,4", cme(514), setup=(CMEE1,)),
     Row("delete-reserved-missing", b"AT%CMNG=3,4294967000,0", cme(514), setup=(CMEE1,)),
     Row(
         "delete-xpmng-frees-slot",

@@ -150,7 +150,7 @@ def test_cli_tcp_prints_the_url_and_exits_cleanly_on_sigint(tmp_path: Path) -> N
         with serial.serial_for_url(first_line, timeout=DEADLINE) as port:
             assert ask(port, b"AT+CMEE=1") == b"OK\r\n"
             assert ask(port, b'AT%CMNG=0,1,4,"x"', b"\r\n") == b"+CME ERROR: 514\r\n"
-            assert ask(port, b"AT+CGMR") == b"mfw_nrf91x1_3.0.0-locked\r\nOK\r\n"
+            assert ask(port, b"AT+CGMR") == b"mfw_nrf91x1_rehearsal-locked\r\nOK\r\n"
         returncode, stderr = stop(process, signal.SIGINT)
         assert returncode == 0, stderr
     assert state.exists()

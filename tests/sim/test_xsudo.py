@@ -63,7 +63,7 @@ def twin(modem: Modem) -> Modem:
 KEYGEN_REPLY = re.compile(rb'%KEYGEN: "[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+"\r\nOK\r\n')
 
 
-@pytest.mark.parametrize("profile", ["nrf91x1-2.0", "nrf9160-1.3"])
+@pytest.mark.parametrize("profile", ["nrf91x1-2.0", "nrf9160-1.3", "nrf9151-2.0"])
 @pytest.mark.parametrize("vector", WITH_LINE, ids=ids(WITH_LINE))
 def test_recipe_lines_are_accepted_and_run_the_inner_command(
     vector: dict[str, Any], profile: str

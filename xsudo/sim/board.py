@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
+from xsudo.atomic import write_atomic
 from xsudo.sim.framing import Framer
 from xsudo.sim.modem import LEADING_WHITESPACE, Modem
 from xsudo.sim.options import (
@@ -29,6 +30,7 @@ from xsudo.sim.options import (
     FaultSpec,
     SimOptions,
 )
+from xsudo.sim.profile_file import dump_profile
 from xsudo.sim.state import Nvm, StateFileError, load_nvm, save_nvm
 
 JOURNAL_LIMIT = 10000
@@ -136,6 +138,8 @@ class Board:
         self.modem = Modem(self.options, self._load_nvm(), on_change=self._nvm_changed)
         if self.options.identity_key_out:
             self.write_identity_key(self.options.identity_key_out)
+        if self.options.profile_out:
+            self.write_profile(self.options.profile_out)
 
     def _load_nvm(self) -> Nvm:
         path = self.options.state
@@ -156,6 +160,18 @@ class Board:
             Path(path).write_bytes(self.modem.identity_public_pem())
         except OSError as exc:
             raise StateFileError(f"cannot write identity key to {path}: {exc.strerror}") from None
+
+    def write_profile(self, path: str) -> None:
+        """Write the board's effective profile (options applied) to ``path`` as a profile
+        file (:mod:`xsudo.sim.profile_file`)."""
+        options = self.options
+        text = dump_profile(options.effective_profile, options.traits)
+        try:
+            write_atomic(path, text.encode("utf-8"), mode=0o644)
+        except OSError as exc:
+            raise StateFileError(
+                f"cannot write the simulator profile to {path}: {exc.strerror or exc}"
+            ) from None
 
     @property
     def commands_handled(self) -> int:
@@ -275,7 +291,7 @@ class Link:
     def __init__(self, board: Board) -> None:
         self.board = board
         options = board.options
-        self.framer = Framer(options.terminator, options.max_line, options.overflow)
+        self.framer = Framer(options.terminator, options.traits.max_line, options.overflow)
         self._echo = options.echo
         self.vanished = False
 

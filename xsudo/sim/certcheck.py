@@ -1,4 +1,5 @@
-"""Simulator rule S12b: the certificate-content check behind ``+CME ERROR: 527``.
+"""Simulator rule S12b: the certificate-content check behind ``+CME ERROR: 527``; and
+rule S36: the first certificate of an entry, for ``%CERTEXPIRY``.
 
 The modem's exact check is undocumented. This one is modelled on how mbed TLS reads PEM
 (the armour line must be followed by an optional CR and a LF; body lines end in LF or
@@ -36,15 +37,30 @@ def valid_certificate_content(content: bytes) -> bool:
     return blocks > 0
 
 
+def first_certificate_der(content: bytes) -> bytes | None:
+    """The DER bytes of the first ``BEGIN CERTIFICATE`` block of ``content``, when that
+    block is well-formed by the rules above (else ``None``); later blocks are not looked at.
+    Whether the bytes are an X.509 certificate is the caller's question."""
+    start = content.find(BEGIN)
+    end = content.find(END, start) if start >= 0 else -1
+    if end < 0:
+        return None
+    return _decode_body(content[start + len(BEGIN) : end])
+
+
 def _valid_body(body: bytes) -> bool:
+    return _decode_body(body) is not None
+
+
+def _decode_body(body: bytes) -> bytes | None:
     lines = _LINE_BREAK.split(body)
     if len(lines) < 3 or lines[0] != b"" or lines[-1] != b"":
-        return False
+        return None
     payload = lines[1:-1]
     if not all(_BASE64_LINE.fullmatch(line) for line in payload):
-        return False
+        return None
     try:
         decoded = base64.b64decode(b"".join(payload), validate=True)
     except (binascii.Error, ValueError):
-        return False
-    return len(decoded) > 0
+        return None
+    return decoded or None

@@ -1,4 +1,5 @@
-"""Rules S5-S10, S25 and S27 (``%DEVICEUUID``): CMEE, CFUN, identity commands, ``%XPOFWARN``."""
+"""Rules S5-S10, S25, S27 (``%DEVICEUUID``) and S37: CMEE, CFUN, identity commands,
+``%XPOFWARN``, ``%XPRODDONE``."""
 
 from __future__ import annotations
 
@@ -113,6 +114,17 @@ def xpofwarn(modem: ModemView, form: Form, args: bytes) -> Reply:
     return modem.param_error()
 
 
+def xproddone(modem: ModemView, form: Form, args: bytes) -> Reply:
+    """Rule S37: ``AT%XPRODDONE`` sets the non-volatile "production done" flag for good; a
+    second run answers ``OK`` again. Other forms, and firmware without it, answer ``ERROR``."""
+    if form != "exec" or not modem.options.traits.xproddone:
+        return ERROR
+    if not modem.nvm.production_done:
+        modem.nvm.production_done = True
+        modem.nvm_changed()
+    return OK
+
+
 HANDLERS: HandlerTable = {
     b"+CMEE": cmee,
     b"+CFUN": cfun,
@@ -124,4 +136,5 @@ HANDLERS: HandlerTable = {
     b"%DEVICEUUID": deviceuuid,
     b"%HWVERSION": hwversion,
     b"%XPOFWARN": xpofwarn,
+    b"%XPRODDONE": xproddone,
 }

@@ -17,6 +17,7 @@ from xsudo.sim.certcheck import valid_certificate_content
 from xsudo.sim.codes import Cme
 from xsudo.sim.handlers import Form, HandlerTable, ModemView
 from xsudo.sim.params import Param, split_params
+from xsudo.sim.profiles import TLS_DECRYPT_TAGS
 from xsudo.sim.reply import ERROR, OK, Reply, cme, ok, power_gate
 
 MAX_TAG = 4294967295
@@ -47,6 +48,14 @@ def cmng(modem: ModemView, form: Form, args: bytes) -> Reply:
     return (_write, _list, _read, _delete)[op](modem, params[1:])
 
 
+def host_writable(modem: ModemView, tag: int) -> bool:
+    """Rules S12a/S15: tags 0-2147483647, and the TLS decrypt test tags on firmware that has
+    them; every other tag above 2147483647 is the modem's (514)."""
+    return tag <= MAX_USER_TAG or (
+        modem.options.traits.tls_decrypt_tags and tag in TLS_DECRYPT_TAGS
+    )
+
+
 def _tag_and_type(params: list[Param]) -> tuple[int, int] | None:
     if len(params) < 2:
         return None
@@ -68,11 +77,11 @@ def _write(modem: ModemView, params: list[Param]) -> Reply:
         return refused
     if not content:
         return modem.param_error()
-    if tag > MAX_USER_TAG or type_ in RESERVED_TYPES:
+    if not host_writable(modem, tag) or type_ in RESERVED_TYPES:
         return cme(Cme.NO_ACCESS)
     if (
         type_ in CERT_TYPES
-        and modem.options.effective_validate_content
+        and modem.options.traits.validate_content
         and not valid_certificate_content(content)
     ):
         return cme(Cme.INVALID_CONTENT)
@@ -90,17 +99,17 @@ def _write(modem: ModemView, params: list[Param]) -> Reply:
 def _write_once(modem: ModemView, tag: int, type_: int) -> bool:
     if type_ == TYPE_PUBLIC_KEY and tag in XPMNG_SLOTS:
         return True
-    return type_ in modem.options.write_once_types
+    return type_ in modem.options.traits.write_once_types
 
 
 def _fits(modem: ModemView, key: tuple[int, int], content: bytes) -> bool:
-    capacity = modem.options.capacity_bytes
+    capacity = modem.options.traits.capacity_bytes
     if capacity is None:
         return True
     used = sum(
         len(value)
         for (tag, type_), value in modem.nvm.credentials.items()
-        if tag <= MAX_USER_TAG and (tag, type_) != key
+        if host_writable(modem, tag) and (tag, type_) != key
     )
     return used + len(content) <= capacity
 
@@ -126,12 +135,12 @@ def _read(modem: ModemView, params: list[Param]) -> Reply:
     key = _tag_and_type(params)
     if key is None or len(params) != 2:
         return modem.param_error()
-    if modem.volatile.pofwarn_active and modem.options.pofwarn_blocks_read:
+    if modem.volatile.pofwarn_active and modem.options.traits.pofwarn_blocks_read:
         return cme(Cme.POWER_OFF_WARNING)
     content = modem.nvm.credentials.get(key)
     if content is None:
         return cme(Cme.NOT_FOUND)
-    if key[1] in modem.options.non_readable_types:
+    if key[1] in modem.options.traits.non_readable_types:
         return cme(Cme.NO_ACCESS)
     return ok(b'%%CMNG: %d,%d,"%s","%s"' % (key[0], key[1], sha_hex(content), content))
 
@@ -143,7 +152,7 @@ def _delete(modem: ModemView, params: list[Param]) -> Reply:
         return modem.param_error()
     if (refused := power_gate(modem.volatile)) is not None:
         return refused
-    if key[0] > MAX_USER_TAG:
+    if not host_writable(modem, key[0]):
         return cme(Cme.NO_ACCESS)
     if key not in modem.nvm.credentials:
         return cme(Cme.NOT_FOUND)
@@ -175,7 +184,7 @@ def _xpmng_write(modem: ModemView, params: list[Param]) -> Reply:
     if not pem or not is_p256_public_key_pem(pem):
         return modem.param_error()
     if (slot, TYPE_PUBLIC_KEY) in modem.nvm.credentials:
-        return cme(Cme(modem.options.xpmng_exists_code))
+        return cme(Cme(modem.options.traits.xpmng_exists_code))
     modem.nvm.credentials[(slot, TYPE_PUBLIC_KEY)] = pem
     modem.nvm_changed()
     return OK
@@ -190,7 +199,7 @@ def _xpmng_read(modem: ModemView, params: list[Param]) -> Reply:
         slot = None
     if slot is None:
         return modem.param_error()
-    if not modem.options.xpmng_readable:
+    if not modem.options.traits.xpmng_readable:
         return cme(Cme.NO_ACCESS)
     pem = modem.nvm.credentials.get((slot, TYPE_PUBLIC_KEY))
     if pem is None:

@@ -141,5 +141,4 @@ HANDLERS: HandlerTable = {
 
 def _csr_null_param(modem: ModemView) -> bool:
     """The CSR quirk: the option when set, else the profile's default."""
-    chosen = modem.options.csr_null_param
-    return modem.options.profile_info.csr_null_param if chosen is None else chosen
+    return modem.options.traits.csr_null_param

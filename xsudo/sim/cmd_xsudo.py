@@ -39,7 +39,7 @@ def xsudo(modem: ModemView, form: Form, args: bytes) -> Reply:
     if key_pem is None:
         return cme(Cme.NOT_FOUND)
     signed = inner[:data_len]
-    if not _verifies(key_pem, params[1].value, signed, modem.options.accept_raw_signatures):
+    if not _verifies(key_pem, params[1].value, signed, modem.options.traits.accept_raw_signatures):
         return cme(Cme.AUTH_FAILED)
     return modem.execute(b"AT" + signed, authenticated=True)
 

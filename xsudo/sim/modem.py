@@ -1,6 +1,6 @@
 """The simulated nRF91 modem: a pure state machine, ``handle(command) -> response bytes``.
 
-Implements the rules of docs/design/simulator.md (S1-S27a, S32-S35). No threads,
+Implements the rules of docs/design/simulator.md (S1-S27a, S32-S37). No threads,
 no sleeps, no I/O: persistence goes through the ``on_change`` callback, timing and framing
 of a byte stream live in the transports around it (:mod:`xsudo.sim.board`,
 :mod:`xsudo.sim.framing`, the servers and the ``sim://`` handler).
@@ -21,7 +21,7 @@ from collections.abc import Callable
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from xsudo.sim import cmd_basic, cmd_cmng, cmd_tokens, cmd_xsudo
+from xsudo.sim import cmd_basic, cmd_certexpiry, cmd_cmng, cmd_tokens, cmd_xsudo
 from xsudo.sim.codes import Cme
 from xsudo.sim.handlers import Form, Handler, HandlerTable, ModemView
 from xsudo.sim.options import EOLS, SimOptions
@@ -52,6 +52,7 @@ _COMMAND = re.compile(rb"([+%][A-Za-z0-9]+)(.*)", re.DOTALL)
 HANDLERS: HandlerTable = {
     **cmd_basic.HANDLERS,
     **cmd_cmng.HANDLERS,
+    **cmd_certexpiry.HANDLERS,
     **cmd_xsudo.HANDLERS,
     **cmd_tokens.HANDLERS,
 }
@@ -113,7 +114,7 @@ class Modem:
         text = command.lstrip(LEADING_WHITESPACE).rstrip(b"\r\n")
         if not text:
             return b""
-        if len(text) > self.options.max_line or text[:2].upper() != b"AT":
+        if len(text) > self.options.traits.max_line or text[:2].upper() != b"AT":
             return self.render(ERROR)
         return self.render(self.execute(text, authenticated=False))
 
@@ -167,7 +168,7 @@ class Modem:
 
     def param_error(self) -> Reply:
         """Rule S11: ``ERR(50)``, or a bare ``ERROR`` when so configured."""
-        return ERROR if self.options.plain_param_errors else cme(Cme.INCORRECT_PARAMETERS)
+        return ERROR if self.options.traits.plain_param_errors else cme(Cme.INCORRECT_PARAMETERS)
 
     def nvm_changed(self) -> None:
         if self._on_change is not None:
@@ -175,7 +176,7 @@ class Modem:
 
     def _restricted(self, name: bytes, form: Form, args: bytes) -> bool:
         first = args.split(b",", 1)[0].strip() if form == "set" else b""
-        for entry in self.options.effective_restricted:
+        for entry in self.options.traits.restricted:
             entry_name, sep, op = entry.encode("ascii").upper().partition(b"=")
             if entry_name == name and (not sep or (form == "set" and first == op)):
                 return True

@@ -12,14 +12,32 @@ import dataclasses
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal, get_args
 
-from xsudo.errors import BadInputError
-from xsudo.sim.codes import XPMNG_EXISTS_CODES, Cme
-from xsudo.sim.profiles import DEFAULT_PROFILE, PROFILES, Profile, validates_content
+from xsudo.sim.codes import XPMNG_EXISTS_CODES
+from xsudo.sim.errors import SimOptionError
+from xsudo.sim.profile_file import load_profile_file
+from xsudo.sim.profiles import (
+    DEFAULT_NON_READABLE,
+    DEFAULT_PROFILE,
+    PROFILES,
+    Profile,
+    Traits,
+)
+
+__all__ = [
+    "DEFAULT_IMEI",
+    "DEFAULT_NON_READABLE",
+    "OPTION_FIELDS",
+    "TRAIT_OPTIONS",
+    "FaultSpec",
+    "SimOptionError",
+    "SimOptions",
+    "UrcSpec",
+]
 
 DEFAULT_IMEI = "352656100367872"
-DEFAULT_NON_READABLE = frozenset({1, 2, 3, 6, 8, 10, 11})
 TERMINATORS: dict[str, bytes] = {"cr": b"\r", "lf": b"\n", "crlf": b"\r\n", "nul": b"\0"}
 EOLS: dict[str, bytes] = {"crlf": b"\r\n", "cr": b"\r", "lf": b"\n"}
 
@@ -27,10 +45,6 @@ EOLS: dict[str, bytes] = {"crlf": b"\r\n", "cr": b"\r", "lf": b"\n"}
 def _q(text: str, limit: int = 40) -> str:
     """``text`` quoted for a message: escaped (``ascii``) and cut at ``limit`` characters."""
     return ascii(text[:limit]) + ("..." if len(text) > limit else "")
-
-
-class SimOptionError(BadInputError, ValueError):
-    """An unknown or malformed simulator option (a ``ValueError`` too, for pyserial)."""
 
 
 @dataclass(frozen=True)
@@ -232,7 +246,7 @@ def _parse_bool(text: str) -> bool:
 
 
 def _parse_optional_bool(text: str) -> bool | None:
-    if text.strip().lower() in ("auto", "default", "profile"):
+    if text.strip().lower() in _AUTO:
         return None
     return _parse_bool(text)
 
@@ -244,9 +258,22 @@ def _parse_int(text: str) -> int:
         raise SimOptionError(f"{_q(text)} is not an integer") from None
 
 
+_AUTO = ("auto", "default", "profile")
+
+
 def _parse_optional_int(text: str) -> int | None:
-    if text.strip().lower() in ("", "none", "off", "0"):
+    if text.strip().lower() in _AUTO:
         return None
+    return _parse_int(text)
+
+
+def _parse_capacity(text: str) -> int | None:
+    """``auto``: the profile's; ``0``/``none``/``off``/``unlimited``: no limit (0)."""
+    lowered = text.strip().lower()
+    if lowered in _AUTO:
+        return None
+    if lowered in ("", "none", "off", "unlimited"):
+        return 0
     return _parse_int(text)
 
 
@@ -254,7 +281,9 @@ def _parse_optional_str(text: str) -> str | None:
     return text or None
 
 
-def _parse_int_set(text: str) -> frozenset[int]:
+def _parse_int_set(text: str) -> frozenset[int] | None:
+    if text.strip().lower() in _AUTO:
+        return None
     items = [item for item in text.replace(" ", "").split(",") if item]
     if len(items) == 1 and items[0].lower() == "none":
         return frozenset()
@@ -263,7 +292,7 @@ def _parse_int_set(text: str) -> frozenset[int]:
 
 def _parse_restricted(text: str) -> tuple[str, ...] | None:
     stripped = text.strip()
-    if stripped.lower() in ("profile", "default", "auto"):
+    if stripped.lower() in _AUTO:
         return None
     if stripped.lower() in ("", "none"):
         return ()
@@ -303,10 +332,32 @@ def _opt(
 
 @dataclass(frozen=True)
 class SimOptions:
-    """Everything that configures one simulated board (all fields have safe defaults)."""
+    """Everything that configures one simulated board (all fields have safe defaults).
+
+    The firmware comes from ``profile`` (a built-in name) or ``profile_file`` (a profile
+    file, which then replaces the named profile); every trait option left unset (``None``)
+    takes the profile's value, one that is set overrides it (:attr:`traits`).
+    """
 
     profile: str = _opt(
-        DEFAULT_PROFILE, f"firmware profile: {', '.join(PROFILES)}", _profile_name, metavar="NAME"
+        DEFAULT_PROFILE,
+        f"firmware profile: {', '.join(PROFILES)}",
+        _profile_name,
+        metavar="NAME",
+    )
+    profile_file: str | None = _opt(
+        None,
+        "load the firmware profile from this profile file (JSON, format xsudo-sim-profile) "
+        "instead of a built-in one; trait options still override it",
+        _parse_optional_str,
+        metavar="FILE",
+    )
+    profile_out: str | None = _opt(
+        None,
+        "write the board's effective profile (profile or profile-file, with the trait options "
+        "applied) to this file as a profile file when the board starts",
+        _parse_optional_str,
+        metavar="FILE",
     )
     state: str | None = _opt(
         None,
@@ -334,26 +385,35 @@ class SimOptions:
         _parse_int,
         metavar="N",
     )
-    max_line: int = _opt(4095, "longest command accepted (characters)", _parse_int, metavar="N")
+    max_line: int | None = _opt(
+        None,
+        "longest command accepted in characters (default: the profile's, 4095 for at_host)",
+        _parse_optional_int,
+        metavar="N",
+    )
     overflow: str = _opt(
         "error",
         "over-long command: error (answer ERROR) or truncate (drop bytes like at_host)",
         _choice("error", "truncate"),
         metavar="MODE",
     )
-    accept_raw_signatures: bool = _opt(
-        False, "let %XSUDO accept raw 64-byte r||s signatures", _parse_bool, flag=True
+    accept_raw_signatures: bool | None = _opt(
+        None,
+        "let %XSUDO accept raw 64-byte r||s signatures (default: the profile's)",
+        _parse_optional_bool,
+        flag=True,
     )
-    xpmng_exists_code: int = _opt(
-        int(Cme.XPMNG_ALREADY_EXISTS),
-        "CME code for %XPMNG on an occupied slot (519 or 520)",
-        _parse_int,
+    xpmng_exists_code: int | None = _opt(
+        None,
+        "CME code for %XPMNG on an occupied slot, 519 or 520 (default: the profile's)",
+        _parse_optional_int,
         metavar="CODE",
     )
-    xpmng_readable: bool = _opt(
-        True,
-        "answer %XPMNG=2 reads (off: +CME ERROR: 514, a firmware that hides its key slots)",
-        _parse_bool,
+    xpmng_readable: bool | None = _opt(
+        None,
+        "answer %XPMNG=2 reads (off: +CME ERROR: 514, a firmware that hides its key slots; "
+        "default: the profile's)",
+        _parse_optional_bool,
         flag=True,
     )
     cmee2: bool | None = _opt(
@@ -361,7 +421,26 @@ class SimOptions:
     )
     validate_content: bool | None = _opt(
         None,
-        "check type 0/1 PEM and answer 527 (default: nRF91x1 mfw >= 2.0.2 and NTN)",
+        "check type 0/1 PEM and answer 527 (default: the profile's; nRF91x1 mfw >= 2.0.2 and NTN)",
+        _parse_optional_bool,
+        flag=True,
+    )
+    tls_decrypt_tags: bool | None = _opt(
+        None,
+        "let %CMNG write, read and delete the TLS decrypt test tags 2147483648-2147483667 "
+        "(default: the profile's; on for nRF91x1)",
+        _parse_optional_bool,
+        flag=True,
+    )
+    certexpiry: bool | None = _opt(
+        None,
+        "answer %CERTEXPIRY (off: ERROR, a firmware without it; default: the profile's)",
+        _parse_optional_bool,
+        flag=True,
+    )
+    xproddone: bool | None = _opt(
+        None,
+        "answer %XPRODDONE (off: ERROR; default: the profile's, on for nRF91x1)",
         _parse_optional_bool,
         flag=True,
     )
@@ -371,23 +450,36 @@ class SimOptions:
         _parse_restricted,
         metavar="LIST",
     )
-    non_readable_types: frozenset[int] = _opt(
-        DEFAULT_NON_READABLE, "%CMNG types refused by read (514)", _parse_int_set, metavar="LIST"
+    non_readable_types: frozenset[int] | None = _opt(
+        None,
+        "%CMNG types refused by read, 514 (default: the profile's, 1,2,3,6,8,10,11)",
+        _parse_int_set,
+        metavar="LIST",
     )
-    write_once_types: frozenset[int] = _opt(
-        frozenset(), "%CMNG types that cannot be overwritten (519)", _parse_int_set, metavar="LIST"
+    write_once_types: frozenset[int] | None = _opt(
+        None,
+        "%CMNG types that cannot be overwritten, 519 (default: the profile's, none)",
+        _parse_int_set,
+        metavar="LIST",
     )
     capacity_bytes: int | None = _opt(
         None,
-        "credential storage capacity in bytes, 515 when full (0: unlimited)",
-        _parse_optional_int,
+        "credential storage capacity in bytes, 515 when full (0: unlimited; default: the "
+        "profile's, unlimited)",
+        _parse_capacity,
         metavar="N",
     )
-    plain_param_errors: bool = _opt(
-        False, "answer plain ERROR instead of +CME ERROR: 50", _parse_bool, flag=True
+    plain_param_errors: bool | None = _opt(
+        None,
+        "answer plain ERROR instead of +CME ERROR: 50 (default: the profile's)",
+        _parse_optional_bool,
+        flag=True,
     )
-    pofwarn_blocks_read: bool = _opt(
-        True, "an active power-off warning blocks %CMNG read (528)", _parse_bool, flag=True
+    pofwarn_blocks_read: bool | None = _opt(
+        None,
+        "an active power-off warning blocks %CMNG read, 528 (default: the profile's, on)",
+        _parse_optional_bool,
+        flag=True,
     )
     seed_reserved: bool = _opt(
         True, "seed the reserved tags 4294967292-4294967294", _parse_bool, flag=True
@@ -447,22 +539,62 @@ class SimOptions:
     def __post_init__(self) -> None:
         if self.profile not in PROFILES:
             _profile_name(self.profile)
-        if self.xpmng_exists_code not in XPMNG_EXISTS_CODES:
+        if self.profile_file is not None and self.profile != DEFAULT_PROFILE:
+            raise SimOptionError(
+                f"profile {self.profile!r} and profile-file {self.profile_file!r} both name "
+                "the firmware",
+                "give one of them (a profile file replaces the built-in profile)",
+            )
+        if self.xpmng_exists_code is not None and (
+            self.xpmng_exists_code not in XPMNG_EXISTS_CODES
+        ):
             raise SimOptionError(f"xpmng-exists-code {self.xpmng_exists_code} is not 519 or 520")
         if self.baud < 0:
             raise SimOptionError("baud must be 0 (instant) or positive")
-        if self.max_line < 1:
+        if self.max_line is not None and self.max_line < 1:
             raise SimOptionError("max-line must be positive")
+        if self.capacity_bytes is not None and self.capacity_bytes < 0:
+            raise SimOptionError("capacity-bytes must be 0 (unlimited) or positive")
         if self.shell_buffer < 2 or self.shell_response_max < 1:
             raise SimOptionError("shell-buffer must be at least 2, shell-response-max positive")
         if self.imei and not self.imei.isdigit():
             raise SimOptionError(f"IMEI {self.imei!r} is not all digits")
+        _ = self.profile_info  # a bad profile file fails here, at once
 
-    # -- derived traits -------------------------------------------------------------------
+    # -- the firmware ----------------------------------------------------------------------
+
+    @cached_property
+    def profile_info(self) -> Profile:
+        """The profile: loaded from :attr:`profile_file`, else the built-in :attr:`profile`."""
+        if self.profile_file is not None:
+            return load_profile_file(self.profile_file)
+        return PROFILES[self.profile]
+
+    @cached_property
+    def traits(self) -> Traits:
+        """What this board's firmware does: the profile's traits (derived ones for the
+        ``+CGMR`` string in use), then every trait option that is set."""
+        decided = self.profile_info.resolved(self.effective_mfw)
+        overrides: dict[str, Any] = {}
+        for option, trait in TRAIT_OPTIONS.items():
+            value = getattr(self, option)
+            if value is not None:
+                overrides[trait] = value
+        if overrides.get("capacity_bytes") == 0:
+            overrides["capacity_bytes"] = None
+        return dataclasses.replace(decided, **overrides)
 
     @property
-    def profile_info(self) -> Profile:
-        return PROFILES[self.profile]
+    def effective_profile(self) -> Profile:
+        """The profile this board runs, options applied, every trait explicit (what
+        ``profile_out`` writes)."""
+        values = {name: getattr(self.traits, name) for name in TRAIT_OPTIONS.values()}
+        return dataclasses.replace(self.profile_info, mfw=self.effective_mfw, **values)
+
+    @property
+    def profile_name(self) -> str:
+        """The name of the profile in use (a profile file's own name, when one is loaded)."""
+        return self.profile_info.name
 
     @property
     def effective_mfw(self) -> str:
@@ -470,17 +602,15 @@ class SimOptions:
 
     @property
     def effective_cmee2(self) -> bool:
-        return self.profile_info.cmee2_accepted if self.cmee2 is None else self.cmee2
+        return self.traits.cmee2_accepted
 
     @property
     def effective_validate_content(self) -> bool:
-        if self.validate_content is not None:
-            return self.validate_content
-        return validates_content(self.profile_info.family, self.effective_mfw)
+        return self.traits.validate_content
 
     @property
     def effective_restricted(self) -> tuple[str, ...]:
-        return self.profile_info.restricted if self.restricted is None else self.restricted
+        return self.traits.restricted
 
     # -- parsing --------------------------------------------------------------------------
 
@@ -524,6 +654,28 @@ class SimOptions:
                 continue
             out[f.name.replace("_", "-")] = _render(value)
         return out
+
+
+TRAIT_OPTIONS: dict[str, str] = {
+    "cmee2": "cmee2_accepted",
+    "validate_content": "validate_content",
+    "tls_decrypt_tags": "tls_decrypt_tags",
+    "restricted": "restricted",
+    "non_readable_types": "non_readable_types",
+    "write_once_types": "write_once_types",
+    "capacity_bytes": "capacity_bytes",
+    "plain_param_errors": "plain_param_errors",
+    "pofwarn_blocks_read": "pofwarn_blocks_read",
+    "xpmng_exists_code": "xpmng_exists_code",
+    "xpmng_readable": "xpmng_readable",
+    "accept_raw_signatures": "accept_raw_signatures",
+    "csr_null_param": "csr_null_param",
+    "certexpiry": "certexpiry",
+    "xproddone": "xproddone",
+    "max_line": "max_line",
+}
+"""Option name -> the :class:`~xsudo.sim.profiles.Traits` field it overrides (every trait
+has one)."""
 
 
 def _render(value: Any) -> list[str]:

@@ -1,17 +1,19 @@
 """The simulated modem's memory: the volatile state, and the non-volatile memory and its file.
 
 What survives a reboot (like the modem's NVM): every ``%CMNG`` entry with its exact bytes
-(``%XPMNG`` keys are the type-5 entries in tags 0-9, ``%KEYGEN`` keys the type-2/8 entries)
-and the device identity key. CFUN, CMEE and the power-off warning are volatile and are not
-stored: they are :class:`Volatile`.
+(``%XPMNG`` keys are the type-5 entries in tags 0-9, ``%KEYGEN`` keys the type-2/8 entries),
+the device identity key, and whether ``%XPRODDONE`` has run (rule S37). CFUN, CMEE and the
+power-off warning are volatile and are not stored: they are :class:`Volatile`.
 
 File format (``format: "xsudo-sim-state/1"``)::
 
     {"format": "xsudo-sim-state/1",
      "identity_key": "<PKCS#8 PEM>",
+     "production_done": false,
      "credentials": [{"tag": 42, "type": 0, "sha256": "<hex>", "content_b64": "..."}]}
 
 Content is Base64 so every byte (CR, LF, non-ASCII) survives; ``sha256`` is informational.
+``production_done`` may be missing (files written before it existed): false.
 The file is written atomically (:func:`xsudo.atomic.write_atomic`: temp file in the same
 directory, fsync, ``os.replace``, directory fsync) with mode 0600: it is a test board's
 memory and may hold test private keys.
@@ -70,10 +72,13 @@ class Volatile:
 
 @dataclass
 class Nvm:
-    """Non-volatile state: credentials by ``(sec_tag, type)`` and the identity key."""
+    """Non-volatile state: credentials by ``(sec_tag, type)``, the identity key, and the
+    ``%XPRODDONE`` flag."""
 
     identity_key: ec.EllipticCurvePrivateKey
     credentials: dict[CredentialKey, bytes] = field(default_factory=dict)
+    production_done: bool = False
+    """Set for good by ``AT%XPRODDONE`` (rule S37); nothing else in the simulator reads it."""
 
     @classmethod
     def fresh(cls, *, seed_reserved: bool = True) -> Nvm:
@@ -93,6 +98,7 @@ class Nvm:
         return {
             "format": STATE_FORMAT,
             "identity_key": identity_pem,
+            "production_done": self.production_done,
             "credentials": [
                 {
                     "tag": tag,
@@ -118,6 +124,9 @@ class Nvm:
                 tag, type_ = _whole(item, "tag"), _whole(item, "type")
                 content = base64.b64decode(_text(item, "content_b64"), validate=True)
                 credentials[(tag, type_)] = content
+            production_done = data.get("production_done", False)
+            if not isinstance(production_done, bool):
+                raise TypeError("production_done is not true or false")
         except (
             AttributeError,
             KeyError,
@@ -129,7 +138,7 @@ class Nvm:
             raise StateFileError(
                 f"{source} is not a simulator state file ({_one_line(exc)})", _STATE_HINT
             ) from None
-        return cls(identity_key=key, credentials=credentials)
+        return cls(identity_key=key, credentials=credentials, production_done=production_done)
 
 
 def _text(item: Any, name: str) -> str:
