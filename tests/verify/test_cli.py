@@ -71,8 +71,9 @@ def test_argv_line_with_real_newline_in_the_signature_is_wrapped(
     r, s = sign_raw_bytes(KEY, BODY)
     b64 = der_b64(r, s)
     line = line_for(len(BODY), b64[:76] + "\n" + b64[76:] + "\n", BODY).decode()
-    code, out, _ = run(["verify", "--public-key", PUB_FILE, line], capsys)
-    assert (code, out) == (0, "valid (warnings: wrapped-base64)\n")
+    code, out, err = run(["verify", "--public-key", PUB_FILE, line], capsys)
+    assert (code, out) == (1, "invalid: wrapped-base64\n")
+    assert "fix: " in err and "openssl base64 -A" in err
 
 
 def test_echo_mistake_from_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -178,3 +179,19 @@ def test_key_from_the_key_store(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(["verify", "--key", "factory", ECHOED.decode()], capsys)
     assert (code, out) == (1, "invalid: trailing-lf-signed\n")
     assert_one_line_error(*run(["verify", "--key", "nobody", GOOD.decode()], capsys))
+
+
+def test_content_warning_keeps_exit_0_and_says_527(capsys: pytest.CaptureFixture[str]) -> None:
+    body = b'%CMNG=0,16842753,1,"-----BEGIN CERTIFICATE-----\\nMIIB\\n-----END CERTIFICATE-----\\n"'
+    line = mistaken_line(KEY, body, body).decode()
+    code, out, err = run(["verify", "--public-key", PUB_FILE, line], capsys)
+    assert code == 0
+    assert out == (
+        "valid signature, content will get 527 on mfw >= 2.0.2 "
+        "(warnings: literal-newline-content)\n"
+    )
+    assert err.startswith("warning: ") and "+CME ERROR: 527" in err
+    code, out, _ = run(["verify", "--public-key", PUB_FILE, "--json", line], capsys)
+    obj = json.loads(out)
+    assert code == 0 and obj["valid"] is True and obj["content_cme"] == 527
+    assert obj["diagnosis"] == ["literal-newline-content"]

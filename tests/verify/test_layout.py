@@ -15,12 +15,21 @@ from tests.verify.support import REPO
 
 
 def test_diagnose_exports_the_line_checker_and_its_vocabulary() -> None:
-    assert set(xsudo.diagnose.__all__) == {"CODES", "WARNING_CODES", "Verdict", "verify_line"}
+    assert set(xsudo.diagnose.__all__) == {
+        "CODES",
+        "WARNING_CODES",
+        "ScanResult",
+        "Verdict",
+        "scan_capture",
+        "verify_line",
+    }
     assert xsudo.diagnose.verify_line.__module__ == "xsudo.diagnose.line"
     assert set(xsudo.diagnose.CODES) >= xsudo.diagnose.WARNING_CODES
 
 
-@pytest.mark.parametrize("name", ["verify_line", "Verdict", "CODES", "WARNING_CODES"])
+@pytest.mark.parametrize(
+    "name", ["verify_line", "Verdict", "CODES", "WARNING_CODES", "scan_capture", "ScanResult"]
+)
 def test_the_audit_package_does_not_check_lines(name: str) -> None:
     assert not hasattr(xsudo.audit, name)
 

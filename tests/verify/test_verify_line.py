@@ -131,12 +131,14 @@ def test_raw_signature_is_valid_with_warning() -> None:
     assert verdict.diagnosis == ("raw-signature",)
 
 
-def test_wrapped_signature_is_valid_with_warning() -> None:
+def test_wrapped_signature_is_invalid() -> None:
     r, s = sign_raw_bytes(KEY, SHORT)
     b64 = der_b64(r, s)
     for wrapped in (b64[:76] + "\n" + b64[76:] + "\n", b64[:40] + "\r\n" + b64[40:], " " + b64):
         verdict = check(line_for(len(SHORT), wrapped, SHORT))
-        assert verdict.valid and verdict.diagnosis == ("wrapped-base64",)
+        assert not verdict.valid and verdict.exit_code == 1
+        assert verdict.diagnosis == ("wrapped-base64",)
+        assert "520" in verdict.message and "openssl base64 -A" in verdict.fixes[0]
 
 
 def test_line_forms_accepted() -> None:
@@ -221,10 +223,12 @@ def test_json_object_has_the_documented_fields() -> None:
         "sha256",
         "matched_variant",
         "key_fingerprint",
+        "content_cme",
     }
     assert obj["diagnosis"] == ["trailing-lf-signed"]
     assert obj["matched_variant"] == SHORT.decode() + "\n"
     assert obj["valid"] is False and obj["encoding"] == "der"
+    assert obj["content_cme"] is None
 
 
 def test_key_on_another_curve_is_refused() -> None:

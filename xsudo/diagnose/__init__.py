@@ -7,7 +7,9 @@ it fails (the modem's ``+CME ERROR: 520``), finds out what the signer actually s
 * :mod:`xsudo.diagnose.diagnosis` - the stable diagnosis codes (:data:`CODES`) and the fix
   sentence for each;
 * :mod:`xsudo.diagnose.variants` - the table of usual mistakes tried when a line does not
-  verify (a trailing newline signed, CRLF for LF, a leading ``AT``, ...).
+  verify (a trailing newline signed, CRLF for LF, a leading ``AT``, ...);
+* :mod:`xsudo.diagnose.scan` - :func:`scan_capture`: every ``AT%XSUDO`` line of a capture
+  (terminal log, modem trace), each with its verdict (:class:`ScanResult`).
 
 Pure functions, no I/O. The audit log of what was sent to modems is elsewhere
 (:mod:`xsudo.audit`).
@@ -17,5 +19,6 @@ from __future__ import annotations
 
 from xsudo.diagnose.diagnosis import CODES, WARNING_CODES
 from xsudo.diagnose.line import Verdict, verify_line
+from xsudo.diagnose.scan import ScanResult, scan_capture
 
-__all__ = ["CODES", "WARNING_CODES", "Verdict", "verify_line"]
+__all__ = ["CODES", "WARNING_CODES", "ScanResult", "Verdict", "scan_capture", "verify_line"]

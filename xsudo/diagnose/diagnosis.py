@@ -19,11 +19,18 @@ CODES: tuple[str, ...] = (
     "data-len-mismatch",
     "wrapped-base64",
     "raw-signature",
+    "literal-newline-content",
 )
 """Every code ``xsudo verify`` can report."""
 
-WARNING_CODES = frozenset({"raw-signature", "wrapped-base64", "data-len-mismatch"})
-"""Codes that can accompany a valid signature."""
+WARNING_CODES = frozenset({"raw-signature", "data-len-mismatch", "literal-newline-content"})
+"""Codes that can accompany a valid signature. ``wrapped-base64`` is not one: the modem
+decodes the text between the quotes as it is, so a wrapped signature gets ``+CME ERROR:
+520`` however right the signature is."""
+
+CONTENT_CHECK_CME = 527
+"""What nRF91x1 firmware 2.0.2 and later answers to a type 0/1 ``%CMNG`` write whose PEM is
+not well formed (docs/design/modem.md, M7)."""
 
 _FIXES: dict[str, str] = {
     "trailing-lf-signed": (
@@ -51,12 +58,18 @@ _FIXES: dict[str, str] = {
         "follows ';' in the line"
     ),
     "wrapped-base64": (
-        "the Base64 signature is split over several lines: join it onto one line "
-        "(base64 -w0, or tr -d '\\n')"
+        "the Base64 signature is split over several lines (or holds spaces), and the modem "
+        "takes the text between the quotes as it is (+CME ERROR: 520): put the signature on "
+        "one line (openssl base64 -A, base64 -w0, or tr -d '\\n'), or sign with xsudo sign"
     ),
     "raw-signature": (
         "the signature is raw 64-byte r||s, but Nordic's recipe sends DER: re-sign with "
         "xsudo sign --encoding der unless this modem is known to take raw"
+    ),
+    "literal-newline-content": (
+        "the quoted content holds the two characters \\n (or \\r) where a PEM needs real "
+        "line breaks; the modem stores them as they are: put real LF line breaks in the "
+        "content and sign again"
     ),
     "wrong-key": (
         "no usual mistake explains it: the line was signed with another key or the command "
