@@ -1,5 +1,8 @@
 """Check that this environment holds exactly the floors in FLOORS_FILE, and that the file
-names every runtime dependency of pyproject.toml at the version it declares (``>=``)."""
+names every runtime dependency of pyproject.toml at the version it declares (``>=``).
+
+Runtime dependencies are ``project.dependencies`` and the extras in :data:`RUNTIME_EXTRAS`
+(installed by users for a feature, e.g. the ledger on PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -10,6 +13,8 @@ from pathlib import Path
 
 from packaging.requirements import Requirement
 
+RUNTIME_EXTRAS = ("postgres",)
+
 
 def main(floors_file: str) -> int:
     pinned: dict[str, str] = {}
@@ -19,8 +24,11 @@ def main(floors_file: str) -> int:
             name, _, pin = line.partition("==")
             pinned[name.strip().lower()] = pin.strip()
     project = tomllib.loads(Path("pyproject.toml").read_text())["project"]
+    declared = list(project["dependencies"])
+    for extra in RUNTIME_EXTRAS:
+        declared += project["optional-dependencies"][extra]
     problems = []
-    for text in project["dependencies"]:
+    for text in declared:
         requirement = Requirement(text)
         floor = next((s.version for s in requirement.specifier if s.operator == ">="), None)
         name = requirement.name.lower()
@@ -33,7 +41,7 @@ def main(floors_file: str) -> int:
     for problem in problems:
         print(f"floors: {problem}", file=sys.stderr)
     if not problems:
-        print(f"floors: {len(project['dependencies'])} runtime dependencies at their floors")
+        print(f"floors: {len(declared)} runtime dependencies at their floors")
     return 1 if problems else 0
 
 
