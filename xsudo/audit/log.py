@@ -27,7 +27,9 @@ Contract:
   batches. The first caller to find no batch being written becomes the writer: it takes
   every record waiting at that moment, opens the log, takes the ``flock``, chains the
   records one after the other onto the last record on disk, writes them, calls ``fsync``
-  once and releases the lock; callers arriving meanwhile wait for the next batch. Every caller
+  once and releases the lock; callers arriving meanwhile wait for the next batch, which the
+  first of them writes (each waits on its own event: a finished batch wakes only its own
+  callers and the next writer). Every caller
   returns its own record only after the ``fsync`` that covers it (durability is that of one
   append at a time). When the batch cannot be written or synced, the file is cut back to
   where it was and **every** caller of the batch gets :class:`AuditLogError` ("nothing was
@@ -558,51 +560,92 @@ def _copy_error(exc: AuditLogError) -> AuditLogError:
 
 @dataclass(eq=False)
 class _Pending:
-    """One caller's record waiting for a batch: its input, then its record or error."""
+    """One caller's record waiting for a batch: its input, then its record or error.
+
+    ``wake`` is set once, when the entry is ``done`` or when its caller is handed the
+    ``lead`` (it writes the next batch); the lock of the :class:`_Committer` guards the rest.
+    """
 
     event: str
     fields: dict[str, Field]
     record: dict[str, Any] | None = None
     error: Exception | None = None
     done: bool = False
+    lead: bool = False
+    wake: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    def outcome(self) -> dict[str, Any]:
+        if self.error is not None:
+            raise self.error
+        assert self.record is not None
+        return self.record
 
 
 class _Committer:
-    """The group commit of one log file in this process (module contract)."""
+    """The group commit of one log file in this process (module contract).
+
+    One caller at a time leads: it writes every entry waiting at that moment (its own
+    among them) as one batch, then hands the lead to the first entry that arrived
+    meanwhile. A caller that is not leading sleeps on its own event, so finishing a batch
+    wakes the callers of that batch and the next leader, not every waiting thread.
+    """
 
     def __init__(self) -> None:
-        self._cond = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()
         self._waiting: list[_Pending] = []
         self._writing = False
 
     def append(self, log: AuditLog, pending: _Pending) -> dict[str, Any]:
-        with self._cond:
+        with self._lock:
             self._waiting.append(pending)
-            while not pending.done:
-                if self._writing:
-                    self._cond.wait()
-                    continue
-                batch, self._waiting = self._waiting, []
-                self._writing = True
-                self._cond.release()
-                try:
-                    log._commit(batch)
-                finally:
-                    self._cond.acquire()
-                    self._writing = False
-                    for entry in batch:
-                        if entry.record is None and entry.error is None:  # interrupted
-                            entry.error = AuditLogError(
-                                f"appending to the audit log {log.path} was interrupted; the "
-                                "record may or may not be in the log",
-                                "check the log (AuditLog.verify)",
-                            )
-                        entry.done = True
-                    self._cond.notify_all()
-        if pending.error is not None:
-            raise pending.error
-        assert pending.record is not None
-        return pending.record
+            if not self._writing:
+                self._writing = pending.lead = True
+        if not pending.lead:
+            try:
+                pending.wake.wait()
+            except BaseException:  # interrupted while waiting: never strand the lead
+                self._abandon(pending)
+                raise
+        if not pending.done:  # handed the lead: this caller writes the next batch
+            self._write_batch(log)
+        return pending.outcome()
+
+    def _write_batch(self, log: AuditLog) -> None:
+        with self._lock:
+            batch, self._waiting = self._waiting, []
+        try:
+            log._commit(batch)
+        finally:
+            with self._lock:
+                for entry in batch:
+                    if entry.record is None and entry.error is None:  # interrupted
+                        entry.error = AuditLogError(
+                            f"appending to the audit log {log.path} was interrupted; the "
+                            "record may or may not be in the log",
+                            "check the log (AuditLog.verify)",
+                        )
+                    entry.done = True
+                self._hand_on()
+            for entry in batch:
+                entry.wake.set()
+
+    def _hand_on(self) -> None:
+        """Give the lead to the first waiting entry, or end the writing (lock held)."""
+        if self._waiting:
+            following = self._waiting[0]
+            following.lead = True
+            following.wake.set()
+        else:
+            self._writing = False
+
+    def _abandon(self, pending: _Pending) -> None:
+        """A waiting caller gives up: its entry is dropped unless a batch took it already,
+        and a lead handed to it passes on."""
+        with self._lock:
+            if pending in self._waiting:
+                self._waiting.remove(pending)
+            if pending.lead and not pending.done:
+                self._hand_on()
 
 
 _committers: dict[str, _Committer] = {}

@@ -9,12 +9,23 @@ Contract:
 * A wrong passphrase raises :class:`WrongPassphraseError`; a damaged file says so.
 * The passphrase comes from a :class:`~xsudo.keys.passphrase.PassphraseSource` and is asked
   only when a secret is written or opened.
+* One unlock per process and key: the PBKDF2 of a key file runs once per process (and per
+  passphrase), however many signers, key stores, credentials and boards use the key. The
+  unlocked key object is kept in this process's memory only (never on disk, never logged),
+  under the file's real path and the SHA-256 of its bytes, so a changed or replaced file is
+  unlocked again. Every open still reads the file (its mode checked) and asks the passphrase
+  source; a cached key is returned only for the same passphrase (compared through a salted
+  SHA-256 kept with the key), so a wrong passphrase is still refused.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import stat
+import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 from asn1crypto import pkcs12 as asn1_pkcs12
@@ -101,6 +112,17 @@ class FileKeyBackend(LocalKeyBackend):
         path = self._record_path(record)
         data = read_private_file(path, record.name)
         secret = self.passphrase.get(f"passphrase for key {record.name!r}")
+        slot = (os.path.realpath(path), hashlib.sha256(data).digest())
+        with _unlock_lock:  # two threads opening one key: one KDF, the other waits for it
+            cached = _unlocked.get(slot)
+            if cached is not None and cached.opens_with(secret):
+                return cached.key
+            key = self._unlock(path, record, data, secret)
+            _unlocked[slot] = _Unlocked.of(key, secret)
+            return key
+
+    def _unlock(self, path: Path, record: KeyRecord, data: bytes, secret: bytes) -> PrivateKey:
+        """Decrypt ``data`` with ``secret``: the PBKDF2 run (module contract)."""
         try:
             key, _cert, _extra = pkcs12.load_key_and_certificates(data, secret)
         except ValueError:
@@ -119,6 +141,7 @@ class FileKeyBackend(LocalKeyBackend):
 
     def delete(self, record: KeyRecord) -> None:
         path = self._record_path(record)
+        forget_unlocked_keys(path)
         try:
             path.unlink(missing_ok=True)
         except OSError as exc:
@@ -132,6 +155,54 @@ class FileKeyBackend(LocalKeyBackend):
                 "restore the metadata from a backup",
             )
         return self.directory / file_name
+
+
+@dataclass(frozen=True)
+class _Unlocked:
+    """A key this process has unlocked, with a salted digest of the passphrase that did it."""
+
+    key: PrivateKey
+    salt: bytes
+    digest: bytes
+
+    @classmethod
+    def of(cls, key: PrivateKey, secret: bytes) -> _Unlocked:
+        salt = os.urandom(16)
+        return cls(key, salt, _passphrase_digest(salt, secret))
+
+    def opens_with(self, secret: bytes) -> bool:
+        return hmac.compare_digest(self.digest, _passphrase_digest(self.salt, secret))
+
+    def __repr__(self) -> str:  # never the key, never the digest
+        return "_Unlocked(...)"
+
+
+def _passphrase_digest(salt: bytes, secret: bytes) -> bytes:
+    return hmac.new(salt, secret, hashlib.sha256).digest()
+
+
+_unlocked: dict[tuple[str, bytes], _Unlocked] = {}
+"""Keys unlocked in this process, by (real path, SHA-256 of the file's bytes)."""
+_unlock_lock = threading.Lock()
+
+
+def forget_unlocked_keys(path: Path | None = None) -> None:
+    """Drop the keys this process has unlocked from ``path`` (every key file when ``None``);
+    the next open of that file runs the KDF again."""
+    where = None if path is None else os.path.realpath(path)
+    with _unlock_lock:
+        for slot in [slot for slot in _unlocked if where is None or slot[0] == where]:
+            del _unlocked[slot]
+
+
+def _new_unlock_lock() -> None:
+    """In a forked child: the parent's lock may have been held by a thread that is gone."""
+    global _unlock_lock
+    _unlock_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_unlock_lock)
 
 
 def read_private_file(path: Path, key_name: str | None = None) -> bytes:
