@@ -109,9 +109,7 @@ def test_xproddone_sets_a_flag_once_and_for_all(profile: str) -> None:
         assert modem.handle(write(1, 4, b"x")) == OK
 
 
-@pytest.mark.parametrize(
-    "command", [b"AT%XPRODDONE?", b"AT%XPRODDONE=?", b"AT%XPRODDONE=1", b"AT%XPRODDONE="]
-)
+@pytest.mark.parametrize("command", [b"AT%XPRODDONE?", b"AT%XPRODDONE=1", b"AT%XPRODDONE="])
 def test_xproddone_has_no_other_form(command: bytes) -> None:
     modem = Modem()
     modem.handle(CMEE1)
@@ -119,10 +117,19 @@ def test_xproddone_has_no_other_form(command: bytes) -> None:
     assert modem.nvm.production_done is False
 
 
+def test_xproddone_test_form_answers_ok_and_changes_nothing() -> None:
+    changes: list[bool] = []
+    modem = Modem(on_change=lambda nvm: changes.append(nvm.production_done))
+    assert modem.handle(b"AT%XPRODDONE=?") == OK
+    assert modem.nvm.production_done is False
+    assert changes == []
+
+
 def test_xproddone_is_absent_on_nrf9160_and_when_turned_off() -> None:
     for options in (SimOptions(profile="nrf9160-1.3"), SimOptions(xproddone=False)):
         modem = Modem(options)
         assert modem.handle(b"AT%XPRODDONE") == ERROR
+        assert modem.handle(b"AT%XPRODDONE=?") == ERROR
         assert modem.nvm.production_done is False
     assert Modem(SimOptions(profile="nrf9160-1.3", xproddone=True)).handle(b"AT%XPRODDONE") == OK
 
@@ -361,6 +368,13 @@ BAD_FILES: dict[str, bytes | dict[str, Any]] = {
     "not-object": b"[1, 2]",
     "not-utf8": b'{"name": "\xff"}',
     "empty": b"",
+    "unknown-name": {**good(), "name": "unknown?"},
+    "device-type-other-text": {**good(), "device_type": "6"},
+    "probe-list": {**good(), "probe": []},
+    "probe-unknown-key": {**good(), "probe": {"when": "now"}},
+    "probe-unknown-trait": {**good(), "probe": {"unknown": ["telepathy"]}},
+    "probe-types-out-of-range": {**good(), "probe": {"untested_types": [99]}},
+    "probe-tool-two-lines": {**good(), "probe": {"tool": "a\nb"}},
 }
 
 
@@ -401,3 +415,90 @@ def test_the_cli_takes_profile_file_and_profile_out() -> None:
 
     flags = {opt for param in sim.params for opt in getattr(param, "opts", ())}
     assert {"--profile-file", "--profile-out", "--certexpiry", "--tls-decrypt-tags"} <= flags
+
+
+# -- "unknown" values (what xsudo device probe could not find out) ------------------------------
+
+
+@pytest.mark.parametrize("profile", ["nrf9160-1.3", "nrf91x1-2.0", "nrf9151-ntn"])
+def test_unknown_traits_take_the_family_default(tmp_path: Path, profile: str) -> None:
+    data = profile_to_json(PROFILES[profile])
+    data["traits"] = dict.fromkeys(data["traits"], "unknown")
+    data["probe"] = {
+        "tool": "xsudo device probe",
+        "unknown": sorted(data["traits"]),
+        "untested_types": [7, 12, 13],
+    }
+    path = tmp_path / "probed.json"
+    path.write_text(json.dumps(data))
+    bare = {k: v for k, v in profile_to_json(PROFILES[profile]).items() if k != "traits"}
+    plain = tmp_path / "plain.json"
+    plain.write_text(json.dumps(bare))
+    assert SimOptions(profile_file=str(path)).traits == SimOptions(profile_file=str(plain)).traits
+
+
+def test_unknown_family_and_device_type_have_documented_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "probed.json"
+    path.write_text(json.dumps({**good(), "family": "unknown", "device_type": "unknown"}))
+    loaded = load_profile_file(path)
+    assert (loaded.family, loaded.device_type) == ("nrf91x1", 0)
+
+
+def test_one_unknown_trait_leaves_the_others(tmp_path: Path) -> None:
+    data = with_trait("xpmng_exists_code", "unknown")
+    data["traits"]["xpmng_readable"] = False
+    path = tmp_path / "probed.json"
+    path.write_text(json.dumps(data))
+    traits = SimOptions(profile_file=str(path)).traits
+    assert traits.xpmng_exists_code == 520 and traits.xpmng_readable is False
+
+
+# -- xsudo sim without a port: write the files and exit -------------------------------------
+
+
+def test_sim_identity_key_out_alone_writes_the_key_and_exits(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.support.cli import run_cli
+
+    key = tmp_path / "id.pem"
+    code, out, err = run_cli(capsys, "sim", "--identity-key-out", str(key))
+    assert code == 0 and out == "", err
+    assert key.read_bytes().startswith(b"-----BEGIN PUBLIC KEY-----\n")
+    assert "--state" in err  # says the board is not kept
+
+
+def test_sim_identity_key_out_with_state_is_the_board_served_later(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.support.cli import run_cli
+
+    key, state, profile = tmp_path / "id.pem", tmp_path / "board.json", tmp_path / "p.json"
+    args = ("sim", "--state", str(state), "--identity-key-out", str(key))
+    code, _, err = run_cli(capsys, *args, "--profile-out", str(profile))
+    assert code == 0, err
+    board = Board(SimOptions(state=str(state)))
+    assert key.read_bytes() == board.modem.identity_public_pem()
+    assert load_profile_file(profile).mfw == PROFILES["nrf91x1-2.0"].mfw
+    assert run_cli(capsys, *args)[0] == 0
+    assert key.read_bytes() == board.modem.identity_public_pem()  # same board, same key
+
+
+def test_sim_without_a_port_or_a_file_to_write_is_bad_usage(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from tests.support.cli import assert_one_line_error, run_cli
+
+    assert_one_line_error(*run_cli(capsys, "sim"), "--pty")
+    assert_one_line_error(*run_cli(capsys, "sim", "--pty", "--tcp", "127.0.0.1:0"), "not both")
+
+
+def test_sim_with_a_bad_profile_file_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.support.cli import assert_one_line_error, run_cli
+
+    path = tmp_path / "captured.json"
+    path.write_text(json.dumps(with_trait("xpmng_exists_code", 521)))
+    result = run_cli(capsys, "sim", "--pty", "--profile-file", str(path))
+    assert_one_line_error(*result, "captured.json")

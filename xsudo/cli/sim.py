@@ -18,18 +18,21 @@ import signal
 import sys
 from collections.abc import Callable
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from xsudo.cli.output import note
-from xsudo.errors import BadInputError
-from xsudo.sim.options import OPTION_FIELDS, SimOptions
-from xsudo.sim.servers import PtyServer, SimServer, TcpServer, parse_host_port
+
+if TYPE_CHECKING:
+    from xsudo.sim.options import SimOptions
+    from xsudo.sim.servers import SimServer
 
 
 def _option_flags(command: Callable[..., Any]) -> Callable[..., Any]:
     """Attach one click option per :class:`SimOptions` field."""
+    from xsudo.sim.options import OPTION_FIELDS
+
     for field in reversed(OPTION_FIELDS):
         meta = field.metadata
         flag = "--" + field.name.replace("_", "-")
@@ -52,6 +55,8 @@ def _option_flags(command: Callable[..., Any]) -> Callable[..., Any]:
 
 def options_from_flags(values: dict[str, Any]) -> SimOptions:
     """The flags the user gave, as text, through :meth:`SimOptions.from_mapping`."""
+    from xsudo.sim.options import SimOptions
+
     mapping: dict[str, str | list[str]] = {}
     for name, value in values.items():
         if value is None or value == ():
@@ -72,14 +77,26 @@ def options_from_flags(values: dict[str, Any]) -> SimOptions:
 def sim(use_pty: bool, tcp: str | None, **values: Any) -> None:
     """Run a simulated nRF91 modem until interrupted.
 
+    Without --pty or --tcp, --identity-key-out FILE and --profile-out FILE write their
+    files for the board and exit (with --state the board is the one in that state file,
+    created when missing, so the key stays valid for later runs).
+
     \b
     Examples:
       xsudo sim --pty --profile locked --state board.json
       xsudo sim --tcp 127.0.0.1:0 --baud 115200 --urc 'every:5:+CEREG: 1'
+      xsudo sim --pty --profile-file probed.json
+      xsudo sim --state board.json --identity-key-out id.pem
     """
-    if use_pty == (tcp is not None):
-        raise BadInputError("give exactly one of --pty or --tcp HOST:PORT")
+    from xsudo.errors import BadInputError
+    from xsudo.sim.servers import PtyServer, TcpServer, parse_host_port
+
+    if use_pty and tcp is not None:
+        raise BadInputError("give one of --pty or --tcp HOST:PORT, not both")
     options = options_from_flags(values)
+    if not use_pty and tcp is None:
+        _write_files_only(options)
+        return
     server: SimServer
     if use_pty:
         pty_server = PtyServer(options, replug=True)
@@ -94,10 +111,36 @@ def sim(use_pty: bool, tcp: str | None, **values: Any) -> None:
         )
     _print_line(where)
     note(
-        f"simulating {options.profile} ({options.effective_mfw}) at {where}; "
+        f"simulating {options.profile_name} ({options.effective_mfw}) at {where}; "
         "stop with Ctrl-C or SIGTERM"
     )
     _serve(server)
+
+
+def _write_files_only(options: SimOptions) -> None:
+    """No port asked for: write the files ``--identity-key-out``/``--profile-out`` name
+    (building the board does that) and return; without either there is nothing to do."""
+    from xsudo.errors import BadInputError
+    from xsudo.fileio import show_path
+    from xsudo.sim.board import Board
+
+    if not options.identity_key_out and not options.profile_out:
+        raise BadInputError(
+            "give --pty or --tcp HOST:PORT to serve a board",
+            "or only --identity-key-out FILE / --profile-out FILE to write them and exit",
+        )
+    Board(options)
+    for path, what in (
+        (options.identity_key_out, "the identity public key"),
+        (options.profile_out, "the profile"),
+    ):
+        if path:
+            note(f"wrote {what} of the simulated board to {show_path(path)}")
+    if options.identity_key_out and not options.state:
+        note(
+            "without --state this board is not kept: give the same --state FILE here and "
+            "when serving it, so the key belongs to the board you talk to"
+        )
 
 
 def _print_line(text: str) -> None:

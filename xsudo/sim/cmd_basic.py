@@ -116,8 +116,14 @@ def xpofwarn(modem: ModemView, form: Form, args: bytes) -> Reply:
 
 def xproddone(modem: ModemView, form: Form, args: bytes) -> Reply:
     """Rule S37: ``AT%XPRODDONE`` sets the non-volatile "production done" flag for good; a
-    second run answers ``OK`` again. Other forms, and firmware without it, answer ``ERROR``."""
-    if form != "exec" or not modem.options.traits.xproddone:
+    second run answers ``OK`` again. The test form ``AT%XPRODDONE=?`` answers ``OK`` and
+    changes nothing (how ``xsudo device probe`` asks). Other forms, and firmware without
+    it, answer ``ERROR``."""
+    if not modem.options.traits.xproddone:
+        return ERROR
+    if form == "test":
+        return OK
+    if form != "exec":
         return ERROR
     if not modem.nvm.production_done:
         modem.nvm.production_done = True

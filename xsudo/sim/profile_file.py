@@ -1,7 +1,7 @@
 """Profile files: a firmware profile as JSON, to load with ``profile-file=PATH``.
 
 A profile file describes one firmware personality: what a real board printed (identity)
-and how it behaves (traits). A future ``xsudo device probe`` captures one from a board;
+and how it behaves (traits). ``xsudo device probe`` captures one from a board;
 :func:`profile_to_json` writes any profile, a built-in one included, in the same format.
 
 Format ``xsudo-sim-profile``, version 1::
@@ -13,12 +13,20 @@ Format ``xsudo-sim-profile``, version 1::
      "traits": {"cmee2_accepted": false, "validate_content": true, ...}}
 
 ``format``, ``version``, ``name``, ``family``, ``mfw``, ``hwversion``, ``model`` and
-``device_type`` are required; ``description`` and ``traits`` are optional, and so is every
-trait (a missing one takes the value a built-in profile of that family would have; see
-:class:`~xsudo.sim.profiles.Profile`). The trait keys are the fields of
-:class:`~xsudo.sim.profiles.Traits`. Loading is strict: an unknown key, a duplicate key, a
-value of the wrong type or out of range, a file larger than :data:`PROFILE_FILE_LIMIT` or
-not UTF-8 JSON is one :class:`~xsudo.sim.errors.SimOptionError` line naming the file.
+``device_type`` are required; ``description``, ``traits`` and ``probe`` are optional, and so
+is every trait (a missing one takes the value a built-in profile of that family would have;
+see :class:`~xsudo.sim.profiles.Profile`).
+
+**Unknown values.** ``xsudo device probe`` writes the string ``"unknown"`` for what it could
+not find out. A trait given as ``"unknown"`` is treated exactly like a missing one (the
+family's default); ``"family": "unknown"`` means ``nrf91x1``; ``"device_type": "unknown"``
+means 0. ``probe`` (``{"tool": ..., "unknown": [trait names], "untested_types": [types]}``)
+records what the probe could not test; it is checked and otherwise ignored.
+
+The trait keys are the fields of :class:`~xsudo.sim.profiles.Traits`. Loading is strict:
+an unknown key, a duplicate key, a value of the wrong type or out of range, a file larger
+than :data:`PROFILE_FILE_LIMIT` or not UTF-8 JSON is one
+:class:`~xsudo.sim.errors.SimOptionError` line naming the file.
 """
 
 from __future__ import annotations
@@ -54,7 +62,14 @@ _TOKEN_TEXT = "1-64 letters, digits and . _ + - (starting with a letter or digit
 _MODEL_TEXT = "1-64 letters, digits, spaces and . _ + - (starting with a letter or digit)"
 _RESTRICTED = re.compile(r"[%+][A-Za-z0-9]{1,32}(?:=[A-Za-z0-9]{0,16})?")
 _REQUIRED = ("format", "version", "name", "family", "mfw", "hwversion", "model", "device_type")
-_OPTIONAL = ("description", "traits")
+_OPTIONAL = ("description", "traits", "probe")
+_PROBE_KEYS = ("tool", "unknown", "untested_types")
+UNKNOWN = "unknown"
+"""What a probe writes for a value it could not determine (see the module docstring)."""
+UNKNOWN_FAMILY = "nrf91x1"
+"""The family an ``"unknown"`` one stands for."""
+UNKNOWN_DEVICE_TYPE = 0
+"""The attestation device type an ``"unknown"`` one stands for."""
 _BOOL_TRAITS = tuple(
     name
     for name in TRAIT_NAMES
@@ -188,19 +203,28 @@ def _profile(data: Any) -> Profile:
     if version != PROFILE_VERSION:
         raise _Invalid(f"version {version}: this xsudo reads version {PROFILE_VERSION}")
     family = _text(data, "family")
+    if family == UNKNOWN:
+        family = UNKNOWN_FAMILY
     if family not in FAMILIES:
         raise _Invalid(f"family {_show(family)} is not one of {', '.join(FAMILIES)}")
     traits = data.get("traits", {})
     if not isinstance(traits, dict):
         raise _Invalid("traits is not a JSON object")
     _only_known(traits, TRAIT_NAMES, "traits.")
+    traits = {name: value for name, value in traits.items() if value != UNKNOWN}
+    if "probe" in data:
+        _probe(data["probe"])
     return Profile(
         name=_text(data, "name", _NAME, _TOKEN_TEXT),
         family=family,
         mfw=_text(data, "mfw", _FIRMWARE, _TOKEN_TEXT),
         hwversion=_text(data, "hwversion", _MODEL, _MODEL_TEXT),
         model=_text(data, "model", _MODEL, _MODEL_TEXT),
-        device_type=_whole(data, "device_type", 0, 255),
+        device_type=(
+            UNKNOWN_DEVICE_TYPE
+            if data["device_type"] == UNKNOWN
+            else _whole(data, "device_type", 0, 255)
+        ),
         description=_description(data),
         **_traits(traits),
     )
@@ -230,6 +254,19 @@ def _traits(data: dict[str, Any]) -> dict[str, Any]:
     if "max_line" in data:
         out["max_line"] = _whole(data, "max_line", 1, MAX_LINE_LIMIT, "traits.")
     return out
+
+
+def _probe(value: Any) -> None:
+    if not isinstance(value, dict):
+        raise _Invalid("probe is not a JSON object")
+    _only_known(value, _PROBE_KEYS, "probe.")
+    tool = value.get("tool", "")
+    if not isinstance(tool, str) or len(tool) > MAX_DESCRIPTION or not tool.isprintable():
+        raise _Invalid(f"probe.tool is not one printable line of at most {MAX_DESCRIPTION}")
+    unknown = value.get("unknown", [])
+    if not isinstance(unknown, list) or not all(item in TRAIT_NAMES for item in unknown):
+        raise _Invalid("probe.unknown is not a list of trait names")
+    _types(value.get("untested_types", []), "untested_types", "probe.")
 
 
 def _only_known(data: dict[str, Any], known: tuple[str, ...], prefix: str) -> None:
@@ -286,9 +323,9 @@ def _restricted(value: Any) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _types(value: Any, name: str) -> frozenset[int]:
+def _types(value: Any, name: str, prefix: str = "traits.") -> frozenset[int]:
     if not isinstance(value, list) or not all(_is_type(item) for item in value):
-        raise _Invalid(f"traits.{name} is not a list of %CMNG types 0..{MAX_TYPE}")
+        raise _Invalid(f"{prefix}{name} is not a list of %CMNG types 0..{MAX_TYPE}")
     return frozenset(value)
 
 
