@@ -2,10 +2,10 @@
 
 Contract (docs/design/contracts.md, C4 and C5):
 
-* A :class:`Device` owns one conversation with one modem: its identity (read and checked
-  when it connects), the authentication decision (made once, before the first protected
-  command), offline/restore around every write, and the audit record of every signature and
-  change, which carries the IMEI.
+* A :class:`Device` owns one conversation with one modem: its identity (the IMEI read and
+  checked when it connects, the rest on first use), the authentication decision (made
+  once, before the first protected command), offline/restore around every write, and the
+  audit record of every signature and change, which carries the IMEI.
 * Every method that changes the modem appends to the audit log and returns a result that
   carries the log's head; read-only methods never change CFUN.
 * Errors are :class:`xsudo.errors.XsudoError` with facts (``exit_code``, typed fields);
@@ -17,6 +17,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from types import TracebackType
 from typing import Any
 
@@ -37,16 +38,19 @@ from xsudo.crypto import PublicKey
 from xsudo.errors import DeviceError, XsudoError
 from xsudo.keys import KeyStore
 from xsudo.limits import MAX_USER_SEC_TAG, XPMNG_KEY_TYPE, XPMNG_SLOTS
-from xsudo.provision.attest import read_attestation
+from xsudo.provision.attest import listed_device_uuid, read_attestation
+from xsudo.provision.expiry import ExpiryReport, read_expiry
 from xsudo.provision.keygen import CnSource, IssueOutcome, KeyGenerator, KeygenOutcome
 from xsudo.provision.keyslots import (
     ProbeResult,
     SlotInfo,
+    SlotsHidden,
     UploadResult,
     probe_auth,
     read_slots,
     upload_key,
 )
+from xsudo.provision.production import ProductionDone, production_done
 from xsudo.provision.session import DeviceSession
 from xsudo.provision.writer import CredentialWriter, CredResult
 from xsudo.signing import Signer
@@ -155,13 +159,25 @@ class CheckResult:
 @dataclass(frozen=True)
 class DeviceInfo:
     """What :meth:`Device.info` reads: identity, CFUN, the key slots (``None`` when the
-    firmware has no ``%XPMNG``) and, with a key, whether a signed command is accepted."""
+    firmware has no ``%XPMNG``, or hides them: ``slots_hidden``) and, with a key, whether a
+    signed command is accepted.
+
+    Two UUIDs: ``identity.uuid`` is the modem *firmware* UUID (``%XMODEMUUID``);
+    ``device_uuid`` is the device's own UUID (``%DEVICEUUID``, nRF91x1 only; the one a
+    certificate's CN is taken from with ``cn_from="uuid"``)."""
 
     identity: ModemIdentity
     cfun: int
     slots: tuple[SlotInfo, ...] | None
     probe: ProbeResult | None
     audit_head: AuditHead | None
+    device_uuid: str | None = None
+    slots_hidden: bool = False
+
+    @property
+    def firmware_uuid(self) -> str | None:
+        """The modem firmware UUID (``%XMODEMUUID``)."""
+        return self.identity.uuid
 
     def to_json(self) -> dict[str, Any]:
         identity = self.identity
@@ -170,9 +186,12 @@ class DeviceInfo:
             "model": identity.model,
             "mfw": identity.mfw,
             "family": identity.family,
+            "firmware_uuid": identity.uuid,
+            "device_uuid": self.device_uuid,
             "uuid": identity.uuid,
             "cfun": self.cfun,
-            "xpmng_supported": self.slots is not None,
+            "xpmng_supported": self.slots is not None or self.slots_hidden,
+            "xpmng_readable": self.slots is not None,
             "slots": [s.to_json() for s in self.slots or ()],
             "authenticated_access": self.probe.to_json() if self.probe else None,
             "audit_head": self.audit_head.to_json() if self.audit_head else None,
@@ -209,7 +228,8 @@ class Device:
 
     @property
     def identity(self) -> ModemIdentity:
-        """IMEI, model, firmware, family and modem UUID, checked when connecting."""
+        """IMEI, model, firmware, family and modem UUID, read and checked the first time it is
+        asked for (connecting reads only the IMEI)."""
         return self.session.ensure_identity()
 
     @property
@@ -341,16 +361,27 @@ class Device:
 
     def slots(self) -> builtins.list[SlotInfo] | None:
         """The ``%XPMNG`` slots that hold a key, with the local key's name where known
-        (read-only); ``None`` when the firmware has no ``%XPMNG``."""
+        (read-only); ``None`` when the firmware has no ``%XPMNG``. A firmware that refuses
+        to read its slots (514) raises :class:`~xsudo.provision.keyslots.SlotsHidden`."""
         return read_slots(self.modem, self.local_keys())
 
     def info(self) -> DeviceInfo:
-        """Identity, CFUN, slots and (with a key) a signed probe; read-only."""
+        """Identity (both UUIDs), CFUN, slots and (with a key) a signed probe; read-only.
+
+        A firmware that hides its key slots (514 to ``%XPMNG`` reads) gives
+        ``slots=None, slots_hidden=True`` and is still probed."""
         cfun = self.modem.cfun()
-        slots = self.slots()
-        probe = self.probe() if slots is not None else None
+        device_uuid = listed_device_uuid(self.modem)
+        hidden = False
+        try:
+            slots = self.slots()
+        except SlotsHidden:
+            slots, hidden = None, True
+        probe = self.probe() if slots is not None or hidden else None
         found = tuple(slots) if slots is not None else None
-        return DeviceInfo(self.identity, cfun, found, probe, self.audit_head)
+        return DeviceInfo(
+            self.identity, cfun, found, probe, self.audit_head, device_uuid, slots_hidden=hidden
+        )
 
     def upload_key(
         self,
@@ -409,6 +440,24 @@ class Device:
     def attest(self, challenge: bytes | None = None) -> Attestation:
         """The device attestation token (``%ATTESTTOKEN``), decoded and checked; read-only."""
         return read_attestation(self.modem, challenge)
+
+    # -- certificate expiry, production done --------------------------------------------
+
+    def cert_expiry(self, tag: int | None = None, *, now: datetime | None = None) -> ExpiryReport:
+        """Serial, notBefore and notAfter of every certificate (types 0 and 1, under ``tag``)
+        the modem lists, from ``%CERTEXPIRY`` (read-only; see :mod:`xsudo.provision.expiry`).
+        ``now`` (UTC, default the current time) is what ``days_left`` counts from.
+
+        Raises :class:`~xsudo.provision.expiry.CertExpiryUnsupported` (exit 1) on firmware
+        without ``%CERTEXPIRY``."""
+        return read_expiry(self.modem, tag, now=now)
+
+    def production_done(self, *, confirm: str) -> ProductionDone:
+        """Send ``AT%XPRODDONE``: the modem then refuses older modem firmware. **This cannot
+        be undone.** ``confirm`` must be this device's IMEI (its firmware UUID when it has
+        no IMEI), or :class:`~xsudo.provision.production.ConfirmationMismatch` (exit 2) is
+        raised with nothing sent. Audited; see :mod:`xsudo.provision.production`."""
+        return production_done(self.session, confirm)
 
     def probe(self) -> ProbeResult:
         """Whether a harmless signed command (``+CGSN``) is accepted with the connection's

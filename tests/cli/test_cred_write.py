@@ -369,3 +369,97 @@ def test_dry_run_redacts_private_keys_psks_and_passwords(
         str(key_file),
     )
     assert written.code == 0 and body_line not in written.out + written.err
+
+
+def test_public_keys_go_through_upload_key_not_cred_write(
+    xsudo: Run, board: Board, tmp_path: Path
+) -> None:
+    server = board("nrf91x1-2.0")
+    assert xsudo("key", "generate", "alpha").code == 0
+    pem = tmp_path / "alpha.pub"
+    pem.write_text(xsudo("key", "export", "alpha").out)
+    before = snapshot(server)
+    for kind in ("public-key", "5"):
+        result = xsudo(
+            "cred", "write", "--port", server.path, "--tag", "3", "--type", kind, str(pem)
+        )
+        assert result.code == 2
+        assert "xsudo device upload-key" in result.err and result.err.count("\n") == 1
+    assert snapshot(server) == before
+    # Deleting the key of an XPMNG slot by name stays possible.
+    upload(xsudo, server, "alpha", "--slot", "3")
+    gone = xsudo(
+        "cred", "delete", "--port", server.path, "--tag", "3", "--type", "public-key", "--yes"
+    )
+    assert gone.code == 0, gone.err
+    assert (3, 5) not in snapshot(server)
+
+
+def test_dry_run_json_is_json_with_the_repairs(xsudo: Run, tmp_path: Path, ca_file: Path) -> None:
+    pem = ca_file.read_text()
+    file = tmp_path / "pasted.pem"
+    file.write_text(pem.replace("\n", "\\n"))
+    result = xsudo(
+        "cred", "write", "--dry-run", "--json", "--tag", "7", "--type", "ca-cert", str(file)
+    )
+    assert result.code == 0, result.err
+    data = result.json()
+    assert data["dry_run"] is True and data["tag"] == 7 and data["type"] == "ca-cert"
+    assert data["repairs"] == ["replaced literal \\n (backslash, n) sequences with line breaks"]
+    assert data["modem_sha"] == hashlib.sha256(pem.encode()).hexdigest().upper()
+    assert data["xsudo_line"] is None and data["warnings"] == []
+
+
+def test_a_file_holding_an_at_line_is_named_as_such(
+    xsudo: Run, board: Board, tmp_path: Path, ca_file: Path
+) -> None:
+    server = board("nrf91x1-2.0")
+    before = snapshot(server)
+    pem = ca_file.read_text()
+    for name, text in {
+        "line.txt": f'AT%CMNG=0,7,0,"{pem}"\r\n',
+        "escaped.txt": 'at%cmng=0,7,0,"' + pem.replace("\n", "\\n") + '"',
+        "signed.txt": f'AT%XSUDO=10,"abc";%CMNG=0,7,0,"{pem}"',
+    }.items():
+        file = tmp_path / name
+        file.write_text(text)
+        result = write_ca(xsudo, server, file)
+        assert result.code == 2, name
+        assert "this is an AT line" in result.err, name
+        assert "give the certificate file (PEM) itself" in result.err, name
+        assert "double quote" not in result.err, name
+    assert snapshot(server) == before
+
+
+def test_tls_decrypt_tags_are_written_with_a_warning(
+    xsudo: Run, board: Board, ca_file: Path
+) -> None:
+    server = board("nrf91x1-2.0")
+    tag = "2147483667"
+    args = ("cred", "write", "--port", server.path, "--tag", tag, "--type", "ca-cert")
+    result = xsudo(*args, "--json", str(ca_file))
+    assert result.code == 0, result.err
+    data = result.json()
+    assert data["action"] == "written" and data["tag"] == int(tag)
+    assert [w["code"] for w in data["warnings"]] == ["tls-decrypt-tag"]
+    assert "TLS decrypt tag 19" in result.err
+    assert (int(tag), 0) in snapshot(server)
+    beyond = xsudo(
+        "cred", "write", "--port", server.path, "--tag", "2147483668", "--type", "ca-cert",
+        str(ca_file),
+    )  # fmt: skip
+    assert beyond.code == 2 and "reserved for the modem" in beyond.err
+    deleted = xsudo(
+        "cred", "delete", "--port", server.path, "--tag", tag, "--type", "ca-cert", "--yes"
+    )
+    assert deleted.code == 0, deleted.err
+    assert (int(tag), 0) not in snapshot(server)
+
+
+def test_deleting_an_absent_entry_says_so_once(xsudo: Run, board: Board) -> None:
+    server = board("nrf91x1-2.0")
+    result = xsudo("cred", "delete", "--port", server.path, "--tag", "9", "--type", "psk", "--yes")
+    assert result.code == 0
+    said = result.out + result.err
+    assert said.count("nothing stored") == 1, said
+    assert result.out == "absent: nothing stored at tag 9 psk; nothing deleted\n"

@@ -151,7 +151,7 @@ def test_delete_and_check(xsudo: Run, board: Board, tmp_path: Path) -> None:
     assert gone.json()["auth"] == "xsudo"
     assert (9, 0) not in snapshot(server)
     absent = xsudo("cred", "delete", "--port", server.path, "--tag", "9", "--type", "0", "--yes")
-    assert absent.code == 0 and "nothing stored" in absent.err
+    assert absent.code == 0 and "nothing stored" in absent.out
     no_tty = xsudo("cred", "delete", "--port", server.path, "--tag", "9", "--type", "0")
     assert no_tty.code == 2 and "--yes" in no_tty.err
 
@@ -318,3 +318,92 @@ def test_flow_control_options_open_a_real_pty(xsudo: Run, board: Board, flow: st
     assert result.json()["imei"] == "352656100367872"
     bad = xsudo("device", "info", "--port", server.path, "--flow", "carrier-pigeon")
     assert bad.code == 2
+
+
+def test_device_info_on_firmware_that_hides_its_key_slots(xsudo: Run, board: Board) -> None:
+    server = board("nrf91x1-2.0", xpmng_readable=False)
+    keys(xsudo, "alpha")
+    info = xsudo("device", "info", "--port", server.path, "--json")
+    assert info.code == 0, info.err
+    data = info.json()
+    assert data["xpmng_supported"] is True and data["xpmng_readable"] is False
+    assert data["slots"] == []
+    text = xsudo("device", "info", "--port", server.path, "--key", "alpha")
+    assert text.code == 0, text.err
+    assert "slots hidden" in text.out and "no access" not in text.out + text.err
+    assert "xsudo:" in text.out  # still probed: the slots are hidden, not absent
+
+
+def test_device_info_names_both_uuids_and_says_when_nothing_was_checked(
+    xsudo: Run, board: Board
+) -> None:
+    server = board("nrf91x1-2.0")
+    data = xsudo("device", "info", "--port", server.path, "--json").json()
+    assert data["firmware_uuid"] and data["device_uuid"]
+    assert data["firmware_uuid"] != data["device_uuid"]
+    assert data["uuid"] == data["firmware_uuid"]  # the old key, kept for compatibility
+    assert data["authenticated_access"] == {
+        "checked": False,
+        "detail": "no signing key given",
+        "works": False,
+    }
+    text = xsudo("device", "info", "--port", server.path).out
+    assert f"firmware uuid: {data['firmware_uuid']}" in text
+    assert f"device uuid:   {data['device_uuid']}" in text
+    assert "xsudo:         not checked: no signing key given" in text
+    assert "not working" not in text
+    old = board("nrf9160-1.3")  # no %DEVICEUUID
+    assert xsudo("device", "info", "--port", old.path, "--json").json()["device_uuid"] is None
+
+
+def one_device_manifest(root: Path, tag: int, defaults: str = "") -> Path:
+    (root / "ca.pem").write_bytes(cert_pem(make_ca(generate_private_key(), "CA")))
+    manifest = root / "one.toml"
+    manifest.write_text(
+        defaults + f'[[credential]]\ntag = {tag}\ntype = "ca-cert"\nfile = "ca.pem"\n'
+    )
+    return manifest
+
+
+def test_provision_counts_devices_in_words_and_never_cuts_progress(
+    xsudo: Run, tmp_path: Path
+) -> None:
+    manifest = one_device_manifest(tmp_path, 100)
+    port = sim_port(tmp_path, 0, "352656100000001", "nrf91x1-2.0")
+    assert len(port) > 80
+    one = xsudo("provision", str(manifest), "--port", port)
+    assert one.code == 0, one.err
+    assert "1 device provisioned" in one.err and "of 1" not in one.err
+    assert f"{port}: 1/1 done" in one.err.splitlines()  # stderr is no terminal: whole lines
+    two = xsudo("provision", str(manifest), "--port", port, "--port", "sim://?no-such-option=1")
+    assert two.code == 1
+    assert "1 of 2 devices provisioned" in two.err
+
+
+def test_provision_refuses_tls_decrypt_tags_under_auth_required(xsudo: Run, tmp_path: Path) -> None:
+    tag = 2147483648
+    manifest = one_device_manifest(tmp_path, tag)
+    port = sim_port(tmp_path, 0, "352656100000001", "nrf91x1-2.0")
+    refused = xsudo("provision", str(manifest), "--port", port, "--auth", "required")
+    assert refused.code == 2 and "allow_decrypt_tags" in refused.err
+    allowed = xsudo("provision", str(manifest), "--port", port, "--json")
+    assert allowed.code == 0, allowed.err
+    assert "TLS decrypt tag 0" in allowed.err
+    assert allowed.json()["results"][0]["tag"] == tag
+
+
+def test_provision_checks_expiry_then_marks_production_done(xsudo: Run, tmp_path: Path) -> None:
+    finish = "[checks]\nexpiry_within_days = 30\n[finish]\nproduction_done = true\n"
+    manifest = one_device_manifest(tmp_path, 100, finish)
+    port = sim_port(tmp_path, 0, "352656100000001", "nrf91x1-2.0")
+    result = xsudo("provision", str(manifest), "--port", port, "--json")
+    assert result.code == 0, result.err
+    steps = [r.get("step") for r in result.json()["results"]]
+    assert steps == [None, "expiry", "production-done"]
+    too_soon = one_device_manifest(tmp_path, 100, finish.replace("30", "4000"))
+    other = sim_port(tmp_path, 1, "352656100000002", "nrf91x1-2.0")
+    failed = xsudo("provision", str(too_soon), "--port", other, "--json")
+    assert failed.code == 1
+    line = failed.json()
+    assert not line["ok"] and line["error"].startswith("finish: certificate expiry check")
+    assert [r.get("step") for r in line["results"]] == [None, "expiry"]

@@ -36,7 +36,8 @@ The rendered forms (nRF91 AT Commands reference):
 * :func:`attesttoken` ``AT%ATTESTTOKEN[="<32 hex>"]``, :func:`deviceuuid`
   ``AT%DEVICEUUID``, :func:`xmodemuuid` ``AT%XMODEMUUID``, :func:`hwversion`
   ``AT%HWVERSION``;
-* :func:`xsudo_test` ``AT%XSUDO=?``.
+* :func:`xsudo_test` ``AT%XSUDO=?``;
+* :func:`certexpiry` ``AT%CERTEXPIRY=<tag>,<type>``, :func:`xproddone` ``AT%XPRODDONE``.
 """
 
 from __future__ import annotations
@@ -52,16 +53,20 @@ from xsudo.limits import (
     KEYGEN_KEY_USAGE_BITS,
     KEYGEN_OUTPUT_FORMATS,
     MAX_SEC_TAG,
+    MAX_USER_SEC_TAG,
 )
 
 __all__ = [
     "ATTESTTOKEN",
+    "CERTEXPIRY",
+    "CERTEXPIRY_TYPES",
     "CMNG",
     "DEVICEUUID",
     "HWVERSION",
     "KEYGEN",
     "XMODEMUUID",
     "XPMNG",
+    "XPRODDONE",
     "XSUDO",
     "CmngOp",
     "KeygenFormat",
@@ -69,6 +74,7 @@ __all__ = [
     "XsudoLine",
     "attesttoken",
     "build_xsudo_line",
+    "certexpiry",
     "check_cred_type",
     "check_sec_tag",
     "check_slot",
@@ -82,6 +88,7 @@ __all__ = [
     "xmodemuuid",
     "xpmng_read",
     "xpmng_write",
+    "xproddone",
     "xsudo_prefix",
     "xsudo_test",
 ]
@@ -94,6 +101,12 @@ DEVICEUUID = "%DEVICEUUID"
 XMODEMUUID = "%XMODEMUUID"
 HWVERSION = "%HWVERSION"
 XSUDO = "%XSUDO"
+CERTEXPIRY = "%CERTEXPIRY"
+XPRODDONE = "%XPRODDONE"
+
+CERTEXPIRY_TYPES = (0, 1, 10)
+"""``%CERTEXPIRY`` ``<type>``: 0 root CA certificate, 1 client certificate, 10 Nordic
+identity root CA (nRF91 AT Commands reference, ``%CERTEXPIRY`` set command)."""
 
 
 class CmngOp(IntEnum):
@@ -282,3 +295,28 @@ def xsudo_test() -> AtCommand:
     """``AT%XSUDO=?``: whether the firmware knows ``%XSUDO`` (its lines themselves come
     from :func:`build_xsudo_line`)."""
     return AtCommand.test(XSUDO)
+
+
+# -- %CERTEXPIRY and %XPRODDONE ------------------------------------------------------------
+
+
+def certexpiry(tag: int, cred_type: int) -> AtCommand:
+    """``AT%CERTEXPIRY=<tag>,<type>``: serial and validity of the first certificate stored
+    at ``(tag, type)``; ``tag`` 1-2147483647, ``type`` one of :data:`CERTEXPIRY_TYPES`."""
+    if not _is_int(tag) or not 1 <= tag <= MAX_USER_SEC_TAG:
+        raise BadInputError(
+            f"sec_tag {tag!r} cannot be queried with %CERTEXPIRY",
+            f"%CERTEXPIRY takes sec_tags 1-{MAX_USER_SEC_TAG}",
+        )
+    if not _is_int(cred_type) or cred_type not in CERTEXPIRY_TYPES:
+        raise BadInputError(
+            f"credential type {cred_type!r} has no %CERTEXPIRY",
+            "%CERTEXPIRY takes type 0 (CA certificate), 1 (client certificate) or 10",
+        )
+    return AtCommand.set(CERTEXPIRY, int(tag), int(cred_type))
+
+
+def xproddone() -> AtCommand:
+    """``AT%XPRODDONE``: mark customer production as done. **Irreversible**: the modem then
+    refuses older modem firmware (see :meth:`xsudo.device.Device.production_done`)."""
+    return AtCommand.exec(XPRODDONE)

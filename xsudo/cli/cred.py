@@ -1,4 +1,4 @@
-"""``xsudo cred list|write|delete|check``: credentials on the modem."""
+"""``xsudo cred list|write|delete|check|expiry``: credentials on the modem."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -32,34 +32,32 @@ from xsudo.cli.output import (
     stdout_console,
     warn,
 )
-from xsudo.content import (
-    XSUDO_MAX_OVERHEAD,
-    CredType,
-    Preflight,
-    cred_type_label,
-    parse_cred_type,
-    preflight,
-)
-from xsudo.device import Credential
-from xsudo.errors import BadInputError, XsudoError
-from xsudo.fileio import SECRET_FILE_LIMIT, read_input
-from xsudo.provision.dryrun import dry_run
-from xsudo.provision.writer import CredResult
+
+if TYPE_CHECKING:
+    from xsudo.content import CredType, Preflight
+    from xsudo.device import Credential
+    from xsudo.provision.expiry import ExpiryReport
+    from xsudo.provision.writer import CredResult
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _type_option(required: bool = True) -> Callable[[F], F]:
+_TYPES_HELP = "ca-cert (0), client-cert (1), client-key (2), psk (3), psk-id (4)"
+
+
+def _type_option(required: bool = True, *, public_key: bool = True) -> Callable[[F], F]:
     return click.option(
         "--type",
         "cred_type",
         required=required,
-        help="ca-cert (0), client-cert (1), client-key (2), psk (3), psk-id (4), public-key (5).",
+        help=_TYPES_HELP + (", public-key (5)." if public_key else "."),
     )
 
 
 def _read_password(path: Path | None) -> str | None:
     """The encrypted client key's password from ``path`` (a secret: 0600, at most 4 KiB)."""
+    from xsudo.fileio import SECRET_FILE_LIMIT, read_input
+
     if path is None:
         return None
     raw = read_input(path, "the password file", limit=SECRET_FILE_LIMIT, private=True)
@@ -78,6 +76,8 @@ def list_(
     as_json: bool,
 ) -> None:
     """List stored credentials with their SHA-256 (read-only: CFUN is not changed)."""
+    from xsudo.errors import BadInputError
+
     if cred_type is not None and tag is None:
         raise BadInputError("--type needs --tag (the modem's list parameters nest)")
     with open_device(connection) as dev:
@@ -105,6 +105,8 @@ def _preflight(
     client_cert: Path | None,
     signing: bool,
 ) -> Preflight:
+    from xsudo.content import XSUDO_MAX_OVERHEAD, preflight
+
     item = preflight(
         read_file(file, "credential file"),
         cred_type,
@@ -120,10 +122,20 @@ def _preflight(
     return item
 
 
+def _checked_json(item: Preflight) -> dict[str, Any]:
+    """What preflight repaired and warned about, for ``--json`` output."""
+    return {
+        "repairs": [r.message for r in item.repairs],
+        "warnings": [{"code": w.code, "message": w.message} for w in item.warnings],
+    }
+
+
 @contextmanager
 def outcome_on_error(as_json: bool) -> Iterator[None]:
     """With ``--json``, print what a failed operation left behind (its ``outcome``: e.g.
     whether a write landed) before the error ends the command."""
+    from xsudo.errors import XsudoError
+
     try:
         yield
     except XsudoError as exc:
@@ -132,9 +144,11 @@ def outcome_on_error(as_json: bool) -> Iterator[None]:
         raise
 
 
-def _show_result(result: CredResult, as_json: bool) -> None:
+def _show_result(result: CredResult, as_json: bool, extra: dict[str, Any] | None = None) -> None:
+    from xsudo.content import cred_type_label
+
     if as_json:
-        emit_json(result.to_json())
+        emit_json({**result.to_json(), **(extra or {})})
     elif result.action == "refused":
         pass
     else:
@@ -154,13 +168,34 @@ def _refuse(result: CredResult) -> int:
     return 1
 
 
-def _dry_run(item: Preflight, auth: AuthRequest, password: str | None) -> None:
+def _dry_run(item: Preflight, auth: AuthRequest, password: str | None, as_json: bool) -> None:
     """Print :func:`xsudo.provision.dryrun.dry_run`: the wire lines (secrets redacted, the
-    signature's place shown: nothing is signed), data_len and the SHA to expect."""
+    signature's place shown: nothing is signed), data_len and the SHA to expect; with
+    ``as_json`` one object that also lists the repairs and warnings."""
+    from xsudo.provision.dryrun import dry_run
+
     plan = dry_run(
         item, password=password, key_name=auth.key_name if auth.signs else None, slot=auth.slot
     )
     note("dry run: nothing is sent, nothing is signed")
+    if as_json:
+        signed = plan.xsudo_line is not None
+        emit_json(
+            {
+                "dry_run": True,
+                "tag": item.tag,
+                "type": item.cred_type.label,
+                "type_id": int(item.cred_type),
+                "plain_line": plan.plain_line,
+                "xsudo_line": plan.xsudo_line,
+                "data_len": plan.data_len if signed else None,
+                "signed_sha256": plan.signed_sha256 if signed else None,
+                "content_bytes": plan.content_bytes,
+                "modem_sha": plan.modem_sha,
+                **_checked_json(item),
+            }
+        )
+        return
     emit(f"plain line:  {plan.plain_line}")
     if plan.xsudo_line is not None:
         emit(f"xsudo line:  {plan.xsudo_line}")
@@ -176,7 +211,7 @@ def _dry_run(item: Preflight, auth: AuthRequest, password: str | None) -> None:
 @port_options
 @auth_options
 @tag_option()
-@_type_option()
+@_type_option(public_key=False)
 @click.option("--replace", is_flag=True, help="Overwrite different content already stored.")
 @click.option("--dry-run", is_flag=True, help="Print what would be sent; touch nothing.")
 @file_option(
@@ -202,18 +237,28 @@ def write(
     """Write FILE as a credential, normalised, validated and verified by SHA.
 
     PEM is normalised first (real LF line breaks, no BOM, one trailing LF), so the SHA the
-    modem lists equals sha256sum of the normalised file.
+    modem lists equals sha256sum of the normalised file. Public keys for XSUDO are not
+    written here: use xsudo device upload-key (AT%XPMNG).
     """
+    from xsudo.content import CredType, parse_cred_type
+    from xsudo.errors import BadInputError
+
     kind = parse_cred_type(cred_type)
+    if kind is CredType.PUBLIC_KEY:
+        raise BadInputError(
+            "cred write does not write public keys: the XSUDO public key goes into an "
+            "%XPMNG slot, not %CMNG",
+            "upload it with xsudo device upload-key --key NAME [--slot N]",
+        )
     password = _read_password(password_file)
     item = _preflight(file, kind, tag, password, client_cert, auth.signs)
     if dry_run:
-        _dry_run(item, auth, password)
+        _dry_run(item, auth, password, as_json)
         return
     settings = auth_settings(auth, passphrase_file)
     with open_device(connection, settings, passphrase_file) as dev, outcome_on_error(as_json):
         result = dev.write_credential(tag, kind, item, replace=replace, password=password)
-    _show_result(result, as_json)
+    _show_result(result, as_json, _checked_json(item))
 
 
 @click.command()
@@ -246,6 +291,9 @@ def delete(
     Asks on a terminal unless --yes. --all never deletes the modem's reserved entries or
     an %XPMNG public key; delete such a key by name (--tag N --type public-key).
     """
+    from xsudo.content import cred_type_label, parse_cred_type
+    from xsudo.errors import BadInputError
+
     if delete_all:
         _delete_all(connection, auth, tag, cred_type, yes, as_json, passphrase_file)
         return
@@ -259,8 +307,9 @@ def delete(
     settings = auth_settings(auth, passphrase_file)
     with open_device(connection, settings, passphrase_file) as dev, outcome_on_error(as_json):
         result = dev.delete_credential(tag, kind)
-    if result.action == "absent":
-        warn(f"nothing stored at tag {tag} {cred_type_label(kind)}; nothing deleted")
+    if result.action == "absent" and not as_json:
+        emit(f"absent: nothing stored at tag {tag} {cred_type_label(kind)}; nothing deleted")
+        return
     _show_result(result, as_json)
 
 
@@ -274,6 +323,8 @@ def _delete_all(
     passphrase_file: Path | None,
 ) -> None:
     """``delete --all``: :meth:`xsudo.device.Device.delete_all`, asking first on a terminal."""
+    from xsudo.errors import BadInputError
+
     if cred_type is not None:
         raise BadInputError(
             "--all deletes every type; it takes no --type",
@@ -329,6 +380,8 @@ def check(
 ) -> None:
     """Does the modem hold FILE at TAG/TYPE? Compares SHAs (read-only) and names the writer
     convention that matches: canonical, stripped (trailing newline removed), crlf, ..."""
+    from xsudo.content import cred_type_label, parse_cred_type
+
     kind = parse_cred_type(cred_type, writable_only=False)
     raw = read_file(file, "credential file")
     with open_device(connection) as dev:
@@ -344,3 +397,68 @@ def check(
         emit(f"differs: the modem holds SHA {device_sha}, which no convention of {file.name} gives")
     if convention is None:
         raise click.exceptions.Exit(1)
+
+
+@click.command()
+@port_options
+@tag_option(required=False)
+@click.option(
+    "--within",
+    "within_days",
+    type=click.IntRange(0, 36500),
+    default=None,
+    metavar="DAYS",
+    help="Exit 1 if a certificate expires within DAYS days (or has expired, or the modem "
+    "cannot report on it).",
+)
+@json_option
+def expiry(
+    connection: Connection,
+    tag: int | None,
+    within_days: int | None,
+    as_json: bool,
+) -> None:
+    """Serial, validity and days left of every certificate on the modem (AT%CERTEXPIRY,
+    read-only).
+
+    Reads every CA and client certificate the modem lists (under --tag, if given). Exit 0
+    when all is well, 1 when --within finds a certificate that expires within DAYS days (or
+    has expired, or cannot be read), or when the firmware has no %CERTEXPIRY.
+    """
+    with open_device(connection) as dev:
+        report = dev.cert_expiry(tag)
+    if as_json:
+        emit_json(report.to_json(within_days))
+    else:
+        _show_expiry(report, within_days)
+    if within_days is not None and report.expiring(within_days):
+        raise click.exceptions.Exit(1)
+
+
+def _show_expiry(report: ExpiryReport, within_days: int | None) -> None:
+    from rich.table import Table
+
+    table = Table(
+        "TAG", "TYPE", "SERIAL", "NOT BEFORE", "NOT AFTER", "DAYS LEFT", "STATUS",
+        box=None, pad_edge=False,
+    )  # fmt: skip
+    for cert in report.certificates:
+        row = cert.to_json(within_days)
+        status = row["status"] if cert.error is None else f"{row['status']}: {cert.error}"
+        columns = ("tag", "type", "serial", "not_before", "not_after", "days_left")
+        table.add_row(*map(cell, (*(row[c] for c in columns), status)))
+    stdout_console().print(table)
+    if not report.certificates:
+        note("no certificates stored")
+    elif within_days is not None:
+        failing = len(report.expiring(within_days))
+        note(
+            f"{failing} of {_count(len(report.certificates), 'certificate')} "
+            f"{'fails' if failing == 1 else 'fail'} the {within_days}-day check"
+            if failing
+            else f"none expires within {within_days} days"
+        )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from xsudo import api
 from xsudo.cli.context import app_context
 from xsudo.cli.deviceopts import (
     AuthRequest,
@@ -18,11 +20,13 @@ from xsudo.cli.deviceopts import (
 )
 from xsudo.cli.hints import cli_text
 from xsudo.cli.keyopts import key_store, passphrase_file_option
-from xsudo.cli.output import emit_json, file_option, note, warn
-from xsudo.errors import BadInputError
-from xsudo.provision.fleet import DeviceReport
-from xsudo.provision.manifest import Manifest, load_manifest
-from xsudo.provision.policy import AUTH_MODES, AuthMode, AuthSettings
+from xsudo.cli.output import emit_json, file_option, note, printable, warn
+from xsudo.cli.params import AUTH_MODES
+
+if TYPE_CHECKING:
+    from xsudo.provision.fleet import DeviceReport
+    from xsudo.provision.manifest import Manifest
+    from xsudo.provision.policy import AuthMode, AuthSettings
 
 
 @click.command()
@@ -60,9 +64,16 @@ def provision(
     Every file for every device is validated before any device is written. Exit 0 only
     when every device succeeded.
     """
+    from xsudo.content import decrypt_tag_warning
+    from xsudo.errors import BadInputError
+    from xsudo.provision.manifest import check_decrypt_tags, load_manifest
+
     loaded = load_manifest(manifest)
     for name in loaded.unknown_keys:
         warn(f"{manifest}: unknown key {name!r} ignored")
+    check_decrypt_tags(loaded, auth or loaded.auth)
+    for spec in loaded.decrypt_tag_entries:
+        warn(f"{manifest}: [[credential]] #{spec.index}: {decrypt_tag_warning(spec.tag)}")
     request = AuthRequest(auth or loaded.auth, key_name or loaded.key, loaded.slot)
     settings = auth_settings(request, passphrase_file)  # the key is unlocked before any port
     reports = _run_with_progress(loaded, list(ports), settings, connection, passphrase_file)
@@ -76,7 +87,7 @@ def provision(
         for r in reports:
             emit_json(r.to_json())
     failed = [r for r in reports if not r.ok]
-    note(f"{len(reports) - len(failed)} of {len(reports)} devices provisioned")
+    note(f"{provisioned_summary(len(reports) - len(failed), len(reports))} provisioned")
     for r in failed:
         note(f"failed: {r.port} (IMEI {r.imei or '?'}): {_failure(r)}")
     if failed:
@@ -91,6 +102,12 @@ def _failure(report: DeviceReport) -> str | None:
     return f"{report.failure_where}: {text}" if report.failure_where else text
 
 
+def provisioned_summary(ok: int, total: int) -> str:
+    """``"1 device"``, ``"3 devices"`` when all succeeded, else ``"2 of 3 devices"``."""
+    noun = "device" if total == 1 else "devices"
+    return f"{total} {noun}" if ok == total else f"{ok} of {total} {noun}"
+
+
 def _run_with_progress(
     loaded: Manifest,
     ports: list[str],
@@ -98,26 +115,11 @@ def _run_with_progress(
     connection: Connection,
     passphrase_file: Path | None,
 ) -> list[DeviceReport]:
-    lock = threading.Lock()
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    """Run the fleet with progress on stderr: a live bar per port on a terminal, else one
+    plain line per change of a port's status (never cut to a width)."""
+    from xsudo import api
 
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[status]}"),
-        console=Console(stderr=True),
-        transient=False,
-    ) as bar:
-        tasks = {
-            p: bar.add_task(p, total=len(loaded.credentials), status="connecting") for p in ports
-        }
-
-        def progress(port: str, done: int, total: int, status: str) -> None:
-            with lock:
-                bar.update(tasks[port], completed=done, total=total, status=status)
-
+    def run(progress: Callable[[str, int, int, str], None]) -> list[DeviceReport]:
         return api.provision(
             loaded,
             ports,
@@ -128,3 +130,43 @@ def _run_with_progress(
             progress=progress,
             **connection.channel_options(),
         )
+
+    if not sys.stderr.isatty():
+        return run(_line_progress())
+    lock = threading.Lock()
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    with Progress(
+        TextColumn("{task.description}", markup=False),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[status]}", markup=False),
+        console=Console(stderr=True),
+        transient=False,
+    ) as bar:
+        tasks = {
+            p: bar.add_task(printable(p), total=len(loaded.credentials), status="connecting")
+            for p in ports
+        }
+
+        def progress(port: str, done: int, total: int, status: str) -> None:
+            with lock:
+                bar.update(tasks[port], completed=done, total=total, status=printable(status))
+
+        return run(progress)
+
+
+def _line_progress() -> Callable[[str, int, int, str], None]:
+    """Progress as plain lines (stderr is a file or pipe): one per new status of a port."""
+    lock = threading.Lock()
+    last: dict[str, tuple[int, int, str]] = {}
+
+    def progress(port: str, done: int, total: int, status: str) -> None:
+        with lock:
+            if last.get(port) == (done, total, status):
+                return
+            last[port] = (done, total, status)
+            note(f"{port}: {done}/{total} {status}")
+
+    return progress

@@ -35,11 +35,19 @@ from xsudo.content.types import (
     ReservedTagError,
     check_tag,
     cred_type_label,
+    decrypt_tag_warning,
+    is_decrypt_tag,
     is_reserved_tag,
     parse_cred_type,
     reserved_tag_name,
 )
-from xsudo.content.validate import MAX_PASSWORD_CHARS, check_characters, check_password, validate
+from xsudo.content.validate import (
+    MAX_PASSWORD_CHARS,
+    check_characters,
+    check_password,
+    refuse_at_line,
+    validate,
+)
 from xsudo.limits import TLS_DECRYPT_TAGS
 
 __all__ = [
@@ -69,7 +77,9 @@ __all__ = [
     "convention_contents",
     "convention_shas",
     "cred_type_label",
+    "decrypt_tag_warning",
     "expected_sha",
+    "is_decrypt_tag",
     "is_reserved_tag",
     "match_convention",
     "normalise",
@@ -79,6 +89,7 @@ __all__ = [
     "parse_cred_type",
     "preflight",
     "redacted",
+    "refuse_at_line",
     "reserved_tag_name",
     "validate",
     "xsudo_overhead",

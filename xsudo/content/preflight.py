@@ -12,8 +12,8 @@ from datetime import datetime
 from xsudo.content.digest import expected_sha
 from xsudo.content.fit import check_fits
 from xsudo.content.normalise import Repair, normalise
-from xsudo.content.types import ContentWarning, CredType, check_tag
-from xsudo.content.validate import validate
+from xsudo.content.types import ContentWarning, CredType, check_tag, decrypt_tag_warning
+from xsudo.content.validate import refuse_at_line, validate
 
 
 @dataclass(frozen=True)
@@ -46,14 +46,20 @@ def preflight(
     """Check and normalise ``raw`` for writing to ``(tag, cred_type)``.
 
     Raises :class:`xsudo.content.types.ContentError` (exit 2) for anything that cannot be
-    written. See :func:`xsudo.content.validate.validate` for ``password``, ``client_cert``
+    written (a file holding a whole ``AT%CMNG=...`` line included). An nRF91x1 TLS decrypt
+    tag is accepted with a ``"tls-decrypt-tag"`` warning (:func:`decrypt_tag_warning`).
+    See :func:`xsudo.content.validate.validate` for ``password``, ``client_cert``
     and ``now``, and :func:`xsudo.content.fit.check_fits` for ``extra_overhead``.
     """
-    check_tag(tag)
+    check_tag(tag, decrypt_ok=True)
+    refuse_at_line(raw, cred_type)
     normalised = normalise(raw, cred_type)
     warnings = validate(
         normalised.content, cred_type, client_cert=client_cert, password=password, now=now
     )
+    decrypt = decrypt_tag_warning(tag)
+    if decrypt is not None:
+        warnings = (decrypt, *warnings)
     line_bytes = check_fits(
         normalised.content, tag, cred_type, password=password, extra_overhead=extra_overhead
     )

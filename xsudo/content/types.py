@@ -183,15 +183,37 @@ def reserved_tag_name(tag: int) -> str | None:
     return _NORDIC_TAGS.get(tag, "reserved for the modem")
 
 
-def check_tag(tag: int) -> int:
+def is_decrypt_tag(tag: int) -> bool:
+    """True for the nRF91x1 TLS decrypt test tags 2147483648-2147483667."""
+    return tag in TLS_DECRYPT_TAGS
+
+
+def decrypt_tag_warning(tag: int) -> ContentWarning | None:
+    """The warning for writing a TLS decrypt test tag (``None`` for any other tag)."""
+    if not is_decrypt_tag(tag):
+        return None
+    return ContentWarning(
+        "tls-decrypt-tag",
+        f"sec_tag {tag} is {reserved_tag_name(tag)}: Nordic's tools can decrypt TLS traffic "
+        "that uses it; for development and test credentials only (nRF91x1, mfw 2.0.0 and "
+        "later)",
+    )
+
+
+def check_tag(tag: int, *, decrypt_ok: bool = False) -> int:
     """Return ``tag`` if the host may write it (0..2147483647), else raise :class:`ContentError`.
 
-    Reserved tags raise :class:`ReservedTagError` naming what the tag is.
+    Reserved tags raise :class:`ReservedTagError` naming what the tag is. With
+    ``decrypt_ok`` the nRF91x1 TLS decrypt test tags (2147483648-2147483667) are accepted
+    too: the AT reference documents them as writable test tags (warn with
+    :func:`decrypt_tag_warning`).
     """
     if isinstance(tag, bool) or not isinstance(tag, int):
         raise ContentError("bad-tag", f"sec_tag {tag!r} is not an integer", "use 0-2147483647")
     if tag < 0 or tag > MAX_TAG:
         raise ContentError("bad-tag", f"sec_tag {tag} is out of range", f"use 0-{MAX_WRITABLE_TAG}")
+    if decrypt_ok and is_decrypt_tag(tag):
+        return tag
     if is_reserved_tag(tag):
         raise ReservedTagError(
             tag,

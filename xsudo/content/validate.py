@@ -7,6 +7,7 @@ not stop a write. Every message names a position or a count, never key or PSK co
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from cryptography import x509
@@ -70,6 +71,29 @@ def validate(
     elif cred_type is CredType.PSK:
         _validate_psk(content)
     return ()
+
+
+_AT_LINE = re.compile(rb"(?:\xef\xbb\xbf)?\s*AT[%+#][A-Z]+", re.IGNORECASE)
+_AT_CREDENTIAL_LINE = re.compile(rb"(?:\xef\xbb\xbf)?\s*AT%(?:CMNG|XSUDO|XPMNG)=", re.IGNORECASE)
+
+
+def refuse_at_line(raw: bytes, cred_type: CredType) -> None:
+    """Refuse a file that holds an AT command line (``AT%CMNG=0,...,"<PEM>"``) instead of
+    the credential itself: :class:`ContentError` ``"at-line"``.
+
+    PEM types refuse any ``AT%``/``AT+`` start; PSK and PSK identity (free text) only a
+    ``%CMNG``, ``%XSUDO`` or ``%XPMNG`` line."""
+    pattern = _AT_LINE if cred_type.is_pem else _AT_CREDENTIAL_LINE
+    if pattern.match(raw) is None:
+        return
+    thing = "certificate file (PEM)" if cred_type.is_pem else f"{cred_type.label} file"
+    if cred_type in (CredType.CLIENT_KEY, CredType.PUBLIC_KEY):
+        thing = "key file (PEM)"
+    raise ContentError(
+        "at-line",
+        f"this is an AT line, not {cred_type.label} content",
+        f"give the {thing} itself; xsudo builds the AT%CMNG line",
+    )
 
 
 def check_characters(content: bytes, what: str, *, allow_lf: bool) -> None:

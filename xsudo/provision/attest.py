@@ -54,6 +54,20 @@ def read_attestation(modem: Modem, challenge: bytes | None = None) -> Attestatio
     return decode_attestation(token_text(response, "%ATTESTTOKEN:"), challenge)
 
 
+def listed_device_uuid(modem: Modem) -> str | None:
+    """The device UUID from ``%DEVICEUUID`` alone (nRF91x1), lower-case and checked;
+    ``None`` when the firmware answers an error or no such line (nRF9160). Unlike
+    :func:`read_device_uuid` it never asks for an attestation token."""
+    try:
+        response = modem.command(commands.deviceuuid())
+    except ModemError:
+        return None
+    lines = response.with_prefix("%DEVICEUUID:")
+    if not lines:
+        return None
+    return check_uuid(parse_text_value(lines[0], b"%DEVICEUUID:"))
+
+
 def read_device_uuid(modem: Modem) -> uuid.UUID:
     """The device UUID: ``%DEVICEUUID`` (nRF91x1), else from the attestation token
     (nRF9160 has no ``%DEVICEUUID``)."""

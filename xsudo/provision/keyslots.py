@@ -19,7 +19,7 @@ from xsudo.at.modem import Modem
 from xsudo.audit.log import AuditHead
 from xsudo.command import AtCommand
 from xsudo.crypto import PublicKey, fingerprint, load_public_key, public_key_pem
-from xsudo.errors import BadInputError, ModemError, OperationFailed, Remedy
+from xsudo.errors import BadInputError, CmeCode, ModemError, OperationFailed, Remedy
 from xsudo.limits import XPMNG_KEY_TYPE, XPMNG_SLOTS
 from xsudo.provision.offline import offline
 from xsudo.provision.policy import AuthenticationRequired, AuthSettings
@@ -39,9 +39,15 @@ class SlotInfo:
         return {"slot": self.slot, "fingerprint": self.fingerprint, "local_key": self.local_key}
 
 
+class SlotsHidden(OperationFailed):
+    """The firmware has ``%XPMNG`` but refuses to read its slots (``+CME ERROR: 514`` to
+    ``AT%XPMNG=2``): which keys it holds cannot be known from the host."""
+
+
 def read_slots(modem: Modem, local: dict[str, str]) -> list[SlotInfo] | None:
     """Every slot that holds a key (``local`` maps fingerprint -> key name), or ``None``
-    when the firmware has no ``%XPMNG`` (plain ERROR)."""
+    when the firmware has no ``%XPMNG`` (plain ERROR). A firmware that answers a read with
+    514 (no access) hides its slots: :class:`SlotsHidden`."""
     slots = []
     for slot in XPMNG_SLOTS:
         try:
@@ -49,6 +55,13 @@ def read_slots(modem: Modem, local: dict[str, str]) -> list[SlotInfo] | None:
         except ModemError as exc:
             if exc.kind == "ERROR" and slot == 0:
                 return None
+            if exc.kind == "CME" and exc.code == CmeCode.NO_ACCESS:
+                raise SlotsHidden(
+                    "this firmware does not let the host read its %XPMNG key slots (it "
+                    f"answered 514, no access, when slot {slot} was read)",
+                    "which public keys it holds cannot be listed; check authenticated "
+                    "access with a signed probe (Device.probe) instead",
+                ) from None
             raise
         if pem is not None:
             held = _fingerprint_of(pem)
@@ -190,16 +203,25 @@ class ProbeResult:
     works: bool
     detail: str
     remedy: Remedy | None = field(default=None, compare=False)
+    checked: bool = True
+    """False when no signed command was sent (no key was given): ``works`` says nothing."""
+
+    @property
+    def status(self) -> str:
+        """``works``, ``not working`` or ``not checked``."""
+        if not self.checked:
+            return "not checked"
+        return "works" if self.works else "not working"
 
     def to_json(self) -> dict[str, Any]:
-        return {"works": self.works, "detail": self.detail}
+        return {"works": self.works, "checked": self.checked, "detail": self.detail}
 
 
 def probe_auth(session: DeviceSession) -> ProbeResult:
     """Send ``AT%XSUDO=...;+CGSN`` signed with the session's key to its slot (read-only)."""
     signer, slot = session.auth.signer, session.auth.slot_number
     if signer is None:
-        return ProbeResult(False, "not checked: no signing key given", Remedy("give-key"))
+        return ProbeResult(False, "no signing key given", Remedy("give-key"), checked=False)
     signed = session.sign(PROBE_COMMAND, result="probe")
     session.signed_sent = True
     try:

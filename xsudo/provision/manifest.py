@@ -6,6 +6,13 @@ auth = "auto"              # auto | required | never
 key = "factory"            # key name in the store
 slot = 0                   # XPMNG slot (0-9)
 replace = false            # overwrite different content already stored
+allow_decrypt_tags = false # allow nRF91x1 TLS decrypt test tags with auth = "required"
+
+[checks]                   # optional, after every credential is written and verified
+expiry_within_days = 30    # %CERTEXPIRY: fail the device if a certificate expires sooner
+
+[finish]                   # optional, the very last step
+production_done = false    # AT%XPRODDONE: IRREVERSIBLE (blocks modem firmware downgrade)
 
 [[credential]]             # one table per credential, written in order
 tag = 16842753
@@ -36,7 +43,14 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 from xsudo.ca import CertificateAuthority, load_certificate, open_ca
-from xsudo.content import XSUDO_MAX_OVERHEAD, CredType, Preflight, parse_cred_type, preflight
+from xsudo.content import (
+    XSUDO_MAX_OVERHEAD,
+    CredType,
+    Preflight,
+    is_decrypt_tag,
+    parse_cred_type,
+    preflight,
+)
 from xsudo.errors import BadInputError
 from xsudo.fileio import CREDENTIAL_FILE_LIMIT, MANIFEST_LIMIT, read_input
 from xsudo.limits import XPMNG_SLOTS
@@ -44,7 +58,11 @@ from xsudo.provision.keygen import CN_SOURCES, CnSource, check_attributes
 from xsudo.provision.policy import AUTH_MODES, AuthMode
 from xsudo.signing import Signer
 
-_DEFAULT_KEYS = {"auth", "key", "slot", "replace"}
+_DEFAULT_KEYS = {"auth", "key", "slot", "replace", "allow_decrypt_tags"}
+_CHECKS_KEYS = {"expiry_within_days"}
+_FINISH_KEYS = {"production_done"}
+MAX_EXPIRY_DAYS = 36500
+"""Largest ``expiry_within_days`` (a hundred years)."""
 _CREDENTIAL_KEYS = {"tag", "type", "file", "replace", "issue"}
 _ISSUE_KEYS = {"ca", "ca_key", "days", "cn_from", "attributes"}
 
@@ -77,6 +95,20 @@ class CredentialSpec:
 
 
 @dataclass(frozen=True)
+class Finish:
+    """What runs on a device after every credential is written and verified, in order:
+    the certificate expiry check (``[checks] expiry_within_days``), then ``%XPRODDONE``
+    (``[finish] production_done``, only when everything before it succeeded)."""
+
+    expiry_within_days: int | None = None
+    production_done: bool = False
+
+    @property
+    def empty(self) -> bool:
+        return self.expiry_within_days is None and not self.production_done
+
+
+@dataclass(frozen=True)
 class Manifest:
     path: Path
     auth: AuthMode
@@ -84,6 +116,15 @@ class Manifest:
     slot: int | None
     credentials: tuple[CredentialSpec, ...]
     unknown_keys: tuple[str, ...] = ()
+    allow_decrypt_tags: bool = False
+    """``[defaults] allow_decrypt_tags``: TLS decrypt test tags are allowed with auth
+    ``required`` (any other auth mode allows them, with a warning)."""
+    finish: Finish = Finish()
+
+    @property
+    def decrypt_tag_entries(self) -> tuple[CredentialSpec, ...]:
+        """The entries that write an nRF91x1 TLS decrypt test tag (2147483648-2147483667)."""
+        return tuple(spec for spec in self.credentials if is_decrypt_tag(spec.tag))
 
     @property
     def base_dir(self) -> Path:
@@ -114,23 +155,66 @@ def load_manifest(path: Path) -> Manifest:
         for index, entry in enumerate(entries, start=1)
     )
     _check_issue_conflicts(path, credentials)
-    unknown = sorted(set(data) - {"defaults", "credential"}) + sorted(
+    checks = _table(data.get("checks", {}), f"{path}: [checks]")
+    finish = _table(data.get("finish", {}), f"{path}: [finish]")
+    unknown = sorted(set(data) - {"defaults", "credential", "checks", "finish"}) + sorted(
         f"defaults.{k}" for k in set(defaults) - _DEFAULT_KEYS
     )
+    unknown += sorted(f"checks.{k}" for k in set(checks) - _CHECKS_KEYS)
+    unknown += sorted(f"finish.{k}" for k in set(finish) - _FINISH_KEYS)
     unknown += [
         f"credential[{i}].{k}"
         for i, entry in enumerate(entries, start=1)
         if isinstance(entry, dict)
         for k in sorted(set(entry) - _CREDENTIAL_KEYS)
     ]
-    return Manifest(
+    manifest = Manifest(
         path=path,
         auth=_auth(defaults.get("auth", "auto"), path),
         key=_optional_str(defaults.get("key"), f"{path}: [defaults] key"),
         slot=_slot(defaults.get("slot"), path),
         credentials=credentials,
         unknown_keys=tuple(unknown),
+        allow_decrypt_tags=_bool(
+            defaults.get("allow_decrypt_tags", False), f"{path}: [defaults] allow_decrypt_tags"
+        ),
+        finish=Finish(
+            _days(checks.get("expiry_within_days"), path),
+            _bool(finish.get("production_done", False), f"{path}: [finish] production_done"),
+        ),
     )
+    check_decrypt_tags(manifest, manifest.auth)
+    return manifest
+
+
+def check_decrypt_tags(manifest: Manifest, auth: AuthMode) -> None:
+    """Refuse TLS decrypt test tags in a fleet run with auth ``required`` unless the
+    manifest opts in (``[defaults] allow_decrypt_tags = true``): :class:`ManifestError`.
+
+    A fleet that insists on authenticated writes is a production fleet; credentials whose
+    TLS traffic Nordic's tools can decrypt do not belong there by accident."""
+    entries = manifest.decrypt_tag_entries
+    if auth != "required" or not entries or manifest.allow_decrypt_tags:
+        return
+    first = entries[0]
+    raise ManifestError(
+        f"{manifest.path}: [[credential]] #{first.index} writes sec_tag {first.tag}, an "
+        "nRF91x1 TLS decrypt test tag (Nordic's tools can decrypt its TLS traffic), in a "
+        "fleet with auth 'required'",
+        "use a sec_tag in 0-2147483647, or set allow_decrypt_tags = true in [defaults] if "
+        "these are test credentials",
+    )
+
+
+def _days(value: Any, path: Path) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_EXPIRY_DAYS:
+        raise ManifestError(
+            f"{path}: [checks] expiry_within_days must be a whole number of days, "
+            f"0-{MAX_EXPIRY_DAYS}"
+        )
+    return value
 
 
 def _table(value: Any, where: str) -> dict[str, Any]:

@@ -109,6 +109,35 @@ class OfflineGuard:
         )
 
 
+class HeldOffline(OfflineGuard):
+    """One trip offline shared by several changes (:meth:`CredentialWriter.batch
+    <xsudo.provision.writer.CredentialWriter.batch>`): the first change reads CFUN and goes
+    offline; a change that succeeds leaves the modem offline for the next one; a failed
+    change restores the previous mode at once, exactly as :class:`OfflineGuard` (and the next
+    change goes offline again); :meth:`release` restores it at the end."""
+
+    def __enter__(self) -> HeldOffline:
+        if self.previous is None or (self.changed and self.restored):
+            self.previous, self.changed, self.restored, self._amended = None, False, True, None
+            super().__enter__()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is not None:  # a failed change: restore now (see OfflineGuard)
+            super().__exit__(exc_type, exc, tb)
+
+    def release(self) -> None:
+        """Restore the previous mode if it is not back; raise :class:`CfunNotRestored` when
+        that fails."""
+        if not self.restore():
+            raise self.error()
+
+
 def offline(modem: Modem) -> OfflineGuard:
     """``with offline(modem):`` - the modem is not active within the block (see
     :class:`OfflineGuard`)."""

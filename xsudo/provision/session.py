@@ -80,10 +80,20 @@ class DeviceSession:
     slot_pem: bytes | None = field(default=None, repr=False)
     last_signed: SignedCommand | None = field(default=None, repr=False)
     signed_sent: bool = False
+    known_imei: str | None = field(default=None, repr=False)
 
     @property
     def imei(self) -> str | None:
-        return self.identity.imei if self.identity else None
+        """The IMEI audit records carry: the identity's, else the one :meth:`ensure_imei`
+        read (``None`` before either, or when the firmware has none)."""
+        return self.identity.imei if self.identity else self.known_imei
+
+    def ensure_imei(self) -> str | None:
+        """Read the IMEI alone (one ``AT+CGSN``, checked) unless it is known; the rest of the
+        identity is read when something asks for it (:meth:`ensure_identity`)."""
+        if self.identity is None and self.known_imei is None:
+            self.known_imei = self.modem.imei()
+        return self.imei
 
     def ensure_identity(self) -> ModemIdentity:
         if self.identity is None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -38,7 +39,7 @@ from xsudo.errors import (
     Remedy,
     XsudoError,
 )
-from xsudo.provision.offline import OfflineGuard, offline
+from xsudo.provision.offline import HeldOffline, OfflineGuard, offline
 from xsudo.provision.session import DeviceSession
 
 Action = Literal["written", "unchanged", "replaced", "refused", "deleted", "absent", "failed"]
@@ -124,6 +125,29 @@ class CredentialWriter:
     def __init__(self, session: DeviceSession) -> None:
         self.session = session
         self.modem = session.modem
+        self._held: HeldOffline | None = None
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[CredentialWriter]:
+        """The writes and deletes inside the block share one trip offline: CFUN is read and
+        set to 4 before the first change and restored once, when the block ends
+        (:class:`~xsudo.provision.offline.HeldOffline`). A failed change restores at once, as
+        outside a batch. A restore that fails at the end raises
+        :class:`~xsudo.provision.offline.CfunNotRestored`, or is added to the error that
+        ends the block. Nested batches share the outer one."""
+        if self._held is not None:
+            yield self
+            return
+        held = self._held = HeldOffline(self.modem)
+        try:
+            yield self
+        except BaseException as exc:
+            self._held = None
+            if not held.restore() and isinstance(exc, XsudoError):
+                exc.amend(held.not_restored_note())
+            raise
+        self._held = None
+        held.release()
 
     def stored_sha(self, tag: int, cred_type: int) -> str | None:
         """The SHA the modem lists for ``(tag, type)``, or ``None`` when nothing is stored."""
@@ -171,8 +195,9 @@ class CredentialWriter:
         return self._apply(_Change("write", tag, cred_type, item.sha, previous, command, action))
 
     def delete(self, tag: int, cred_type: int) -> CredResult:
-        """Delete ``(tag, type)`` under the policy; ``absent`` when nothing is stored."""
-        check_tag(tag)
+        """Delete ``(tag, type)`` under the policy; ``absent`` when nothing is stored. The
+        nRF91x1 TLS decrypt test tags may be deleted like the host's own."""
+        check_tag(tag, decrypt_ok=True)
         entries = [e for e in self.modem.cmng_list(tag, cred_type) if e.type == cred_type]
         if not entries:
             return self._record(
@@ -188,7 +213,7 @@ class CredentialWriter:
     def _apply(self, change: _Change) -> CredResult:
         """Decide the plan, go offline, send, verify; reconcile anything uncertain."""
         plan = self.session.ensure_plan()
-        guard = offline(self.modem)
+        guard = self._held or offline(self.modem)
         attempted = False
         try:
             with guard:
