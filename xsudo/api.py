@@ -6,8 +6,10 @@ that :func:`connect` returns); the CLI adds options, prompts and printing. Contr
 * :func:`connect` is the one place a device conversation is assembled: the port is resolved
   (a path, a pyserial URL, ``sim://``, ``auto``, or ``$XSUDO_PORT`` when none is given), the
   audit log is checked **before** the port is opened (no write without a record), the
-  command type is detected, numeric error codes are turned on, and the identity is read and
-  checked. A failure on the way closes the port again.
+  command type is detected, numeric error codes are turned on, and the IMEI (what every audit
+  record names) is read and checked; the rest of the identity (firmware, model, UUID) is read
+  when first asked for (:attr:`~xsudo.device.Device.identity`). A failure on the way closes
+  the port again.
 * :func:`open_key` opens a key of any store (file, keyring, pkcs11, command) and unlocks it
   now, so a passphrase problem surfaces before a device is touched.
 * :func:`sign` and :func:`verify` are pure apart from the optional audit record.
@@ -16,7 +18,7 @@ that :func:`connect` returns); the CLI adds options, prompts and printing. Contr
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from xsudo.at.channel import ChannelOptions
 from xsudo.at.modem import Modem
@@ -28,11 +30,13 @@ from xsudo.encoding import Encoding
 from xsudo.keys import KeyStore, PassphraseSource, pin_source
 from xsudo.keys.store import default_backends
 from xsudo.paths import ensure_home, resolve_home
-from xsudo.provision.fleet import DeviceReport, Progress, run_fleet
-from xsudo.provision.manifest import Manifest, load_manifest
 from xsudo.provision.policy import AuthPolicy, AuthSettings
 from xsudo.provision.session import DeviceSession
 from xsudo.signing import SignedCommand, Signer, sign_command
+
+if TYPE_CHECKING:  # the fleet runner loads with provision(), not with connect()
+    from xsudo.provision.fleet import DeviceReport, Progress
+    from xsudo.provision.manifest import Manifest
 
 SIM_SCHEME = "sim://"
 
@@ -105,7 +109,7 @@ def connect(
     modem = Modem.open(name, **_channel_options(channel))
     try:
         session = DeviceSession(modem, AuthSettings(policy.value, signer, slot), log)
-        session.ensure_identity()
+        session.ensure_imei()
     except BaseException:
         modem.close()
         raise
@@ -132,6 +136,9 @@ def provision(
     come from ``store`` (default: the store under ``home``). Returns one
     :class:`~xsudo.provision.fleet.DeviceReport` per port, in order.
     """
+    from xsudo.provision.fleet import run_fleet
+    from xsudo.provision.manifest import Manifest, load_manifest
+
     loaded = manifest if isinstance(manifest, Manifest) else load_manifest(Path(manifest))
     keys = store or key_store(home)
     mode = AuthPolicy(auth or loaded.auth)

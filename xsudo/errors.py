@@ -373,8 +373,8 @@ _PER_COMMAND: dict[str, dict[int, CodeMeaning]] = {
         ),
         527: CodeMeaning(
             "invalid certificate content (types 0/1 are validated on mfw 2.0.2 and later)",
-            "the PEM is malformed (literal \\n, CRLF, missing armour) or too large; "
-            "check it offline with xsudo.content.preflight",
+            "the PEM is malformed (literal \\n instead of line breaks, missing armour) or too "
+            "large; check it offline with xsudo.content.preflight",
             Remedy("check-content"),
         ),
     },

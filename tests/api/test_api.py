@@ -119,9 +119,10 @@ def test_check_and_info(home: Path) -> None:
         assert [s.local_key for s in info.slots or ()] == ["factory"]
 
 
-def test_connect_closes_the_port_when_the_identity_is_refused(home: Path) -> None:
+def test_connect_closes_the_port_when_the_imei_read_fails(home: Path) -> None:
+    # Commands at connect: AT+CMEE? (the sync probe), AT+CMEE=1, AT+CGSN (the third stalls).
     with pytest.raises(xsudo.DeviceError):
-        xsudo.connect("sim://?profile=nrf91x1-2.0&fault=stall:5", home=home, timeout=0.2)
+        xsudo.connect("sim://?profile=nrf91x1-2.0&fault=stall:3", home=home, timeout=0.2)
 
 
 def test_the_surface() -> None:

@@ -137,13 +137,30 @@ print(json.dumps({
     assert [line.split(":")[0] for line in lines] == ["+CFUN"]
 
 
-def test_the_cli_root_registers_the_simulator() -> None:
+def test_the_library_registers_the_simulator_for_a_sim_port_only() -> None:
+    """The CLI root loads neither pyserial nor the simulator; ``connect`` registers the scheme
+    when (and only when) its port is a ``sim://`` URL."""
     code = """
-import json, serial
+import json, sys
 import xsudo.cli.app
-print(json.dumps({"packages": serial.protocol_handler_packages}))
+loaded = [m for m in ("serial", "xsudo.sim") if m in sys.modules]
+import xsudo
+try:
+    xsudo.connect("socket://127.0.0.1:9", audit=False, timeout=0.2)
+except xsudo.XsudoError:
+    pass
+plain = "xsudo.sim" in sys.modules
+with xsudo.connect("sim://", audit=False) as dev:
+    listed = len(dev.list_credentials())
+import serial
+print(json.dumps({"loaded": loaded, "plain": plain, "listed": listed,
+                  "packages": serial.protocol_handler_packages}))
 """
-    assert "xsudo.sim.urlhandler" in run_python(code)["packages"]
+    result = run_python(code)
+    assert result["loaded"] == []
+    assert result["plain"] is False
+    assert result["listed"] >= 0
+    assert "xsudo.sim.urlhandler" in result["packages"]
 
 
 def test_unregistered_sim_url_error_names_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:

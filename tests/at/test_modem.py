@@ -58,6 +58,20 @@ def test_identity_falls_back_and_tolerates_missing_items(device: FakeDevice) -> 
     assert identity == ModemIdentity(None, "nRF9160-SICA", "mfw_nrf9160_1.3.5", "nrf9160", None)
 
 
+def test_imei_alone_is_one_command(device: FakeDevice) -> None:
+    modem = modem_for(
+        device,
+        Step(b"AT+CGSN", [b'+CGSN: "352656100367872"\r\nOK\r\n']),
+        Step(b"AT+CGSN", [b"ERROR\r\n"]),
+        Step(b"AT+CGSN", [b"35265610036787X\r\nOK\r\n"]),
+    )
+    assert modem.imei() == "352656100367872"
+    assert modem.imei() is None  # PTI firmware: no IMEI
+    with pytest.raises(ResponseFormatError):
+        modem.imei()
+    assert device.received == [b"AT+CGSN"] * 3
+
+
 @pytest.mark.parametrize(
     ("mfw", "model", "family"),
     [

@@ -24,6 +24,7 @@ LAYERS: dict[str, int] = {
     "xsudo.provision": 5,
     "xsudo.keys": 4,
     "xsudo.audit": 4,
+    "xsudo.ledger": 4,
     "xsudo.diagnose": 4,
     "xsudo.at": 4,
     "xsudo.signing": 3,

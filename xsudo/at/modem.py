@@ -315,7 +315,7 @@ class Modem:
             )
         mfw = check_firmware(raw_mfw)
         model = self._model()
-        imei = self._imei()
+        imei = self.imei()
         raw_uuid = self._prefixed_value(commands.xmodemuuid(), b"%XMODEMUUID:")
         return ModemIdentity(
             imei=imei,
@@ -332,9 +332,11 @@ class Modem:
             raw = self._bare_value(AtCommand.exec("+CGMM"), optional=True)
         return None if raw is None else check_model(raw)
 
-    def _imei(self) -> str | None:
-        """The checked IMEI from ``AT+CGSN``: its bare line, else a ``+CGSN: "<imei>"``
-        line (quotes optional); ``None`` on an error result or no value."""
+    def imei(self) -> str | None:
+        """The checked IMEI from ``AT+CGSN`` (one command): its bare line, else a
+        ``+CGSN: "<imei>"`` line (quotes optional); ``None`` on an error result or no value
+        (PTI firmware has no IMEI). One that does not fit raises
+        :class:`~xsudo.at.parse.IdentityError`."""
         try:
             response = self.command(AtCommand.exec("+CGSN"))
         except ModemError:

@@ -10,24 +10,22 @@ import.
 
 A new command: write it in its module as a plain ``@click.command()`` and add one line to
 its group's table here, with its help's first paragraph.
+
+``sim://`` ports: neither this module nor the AT layer imports the simulator. Every port the
+command line opens is opened by the library (:func:`xsudo.api.connect` for one device,
+:func:`xsudo.api.provision` for a fleet), which loads the simulator and registers the scheme
+only for a ``sim://`` URL; ``xsudo demo`` imports the simulator itself. So ``xsudo --help``
+and commands that open no port load neither pyserial nor the simulator.
 """
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
-from typing import TYPE_CHECKING, Any, cast
 
 import click
 
 from xsudo import __version__
 from xsudo.cli.lazy import LazyCommand, LazyGroup
-
-if TYPE_CHECKING:
-    from importlib.abc import Loader
-    from importlib.machinery import ModuleSpec
 
 
 def _command(target: str, summary: str) -> LazyCommand:
@@ -78,6 +76,11 @@ cred = LazyGroup(
             "cred:delete",
             "Delete one credential (--tag and --type), or all of them (--all [--tag T]).",
         ),
+        "expiry": _command(
+            "cred:expiry",
+            "Serial, validity and days left of every certificate on the modem (AT%CERTEXPIRY, "
+            "read-only).",
+        ),
         "issue": _command(
             "keygen:issue",
             "Generate a key on the modem, sign its CSR with a CA key from the key store, and "
@@ -108,6 +111,15 @@ device = LazyGroup(
         "info": _command(
             "device:info",
             "Identity, CFUN, XPMNG slots and whether authenticated access works (read-only).",
+        ),
+        "probe": _command(
+            "probe:probe",
+            "Find out what this board's firmware does and write it as a simulator profile.",
+        ),
+        "production-done": _command(
+            "device:production_done",
+            "Mark customer production as done (AT%XPRODDONE). IRREVERSIBLE: the modem then "
+            "refuses older modem firmware.",
         ),
         "upload-key": _command(
             "device:upload_key_command",
@@ -143,15 +155,44 @@ key = LazyGroup(
     },
 )
 
+ledger = LazyGroup(
+    "ledger",
+    help="Read the provisioning ledger (SQLite in the home, or PostgreSQL for many stations).",
+    commands={
+        "export": _command(
+            "ledger:export", "Export the ledger's runs as csv, jsonl or nrfcloud rows."
+        ),
+        "list": _command(
+            "ledger:list_", "List the device runs in the ledger, oldest first (one line each)."
+        ),
+        "show": _command(
+            "ledger:show",
+            "Show everything the ledger knows of IMEI: runs (newest first) with their "
+            "credentials, the device UUID, flags and a claim held now; exit 1 if nothing.",
+        ),
+    },
+)
+
 COMMANDS: dict[str, click.Command | LazyCommand] = {
+    "at": _command(
+        "at:at",
+        "Send one AT LINE to the modem and print its answer, with an error explained for that "
+        "command; without LINE, a console (or one line per command from stdin).",
+    ),
     "audit": audit,
     "ca": ca,
     "cred": cred,
     "demo": _command(
-        "demo:demo", "Run the whole provisioning job on the built-in simulator (no board needed)."
+        "demo:demo",
+        "Replay the usual first day with AT%CMNG and AT%XSUDO on the simulator (no board needed).",
     ),
     "device": device,
+    "explain": _command(
+        "explain:explain",
+        "Explain modem error CODE: its meaning, likely causes and fix for each command (offline).",
+    ),
     "key": key,
+    "ledger": ledger,
     "ports": _command(
         "ports:ports", "List serial ports; mark Nordic kits and the port --port auto would use."
     ),
@@ -191,70 +232,3 @@ def cli(ctx: click.Context, home: Path | None) -> None:
     # Every command may come to hold a key, passphrase, PIN or PSK: no core dumps, ever.
     hardening.disable_core_dumps()
     ctx.obj = AppContext(home)
-
-
-# sim:// ports. The AT layer never imports the simulator, so the program that may open a
-# sim:// port teaches pyserial the scheme: the library's connect() for its own ports, and
-# this module for everything the command line runs. Registering is one string on pyserial's
-# list (the simulator loads only when such a port opens); it happens when pyserial is loaded,
-# so ``xsudo --help`` and commands that open no port load neither pyserial nor the simulator.
-
-SIM_URL_HANDLER = "xsudo.sim.urlhandler"
-""":data:`xsudo.sim.URL_HANDLER_PACKAGE`, named here so as not to import the simulator."""
-
-
-def _register_sim_url_handler(serial: ModuleType) -> None:
-    packages: list[str] = serial.protocol_handler_packages
-    if SIM_URL_HANDLER not in packages:
-        packages.append(SIM_URL_HANDLER)
-
-
-class _AfterImport:
-    """A one-shot import hook (a :data:`sys.meta_path` finder): once module ``name`` has been
-    imported by the usual finders and loaders, call ``then(module)``."""
-
-    def __init__(self, name: str, then: Callable[[ModuleType], None]) -> None:
-        self.name = name
-        self.then = then
-
-    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> ModuleSpec | None:
-        if fullname != self.name:
-            return None
-        sys.meta_path.remove(self)
-        from importlib.util import find_spec
-
-        spec = find_spec(fullname)
-        if spec is not None and spec.loader is not None:
-            spec.loader = cast("Loader", _ThenLoader(spec.loader, self.then))
-        return spec
-
-
-class _ThenLoader:
-    """``loader``, calling ``then(module)`` once it has executed the module."""
-
-    def __init__(self, loader: Any, then: Callable[[ModuleType], None]) -> None:
-        self._loader = loader
-        self._then = then
-
-    def create_module(self, spec: ModuleSpec) -> ModuleType | None:
-        module: ModuleType | None = self._loader.create_module(spec)
-        return module
-
-    def exec_module(self, module: ModuleType) -> None:
-        self._loader.exec_module(module)
-        self._then(module)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._loader, name)
-
-
-def after_import(name: str, then: Callable[[ModuleType], None]) -> None:
-    """``then(module)`` now if module ``name`` is loaded, else right after it is imported."""
-    module = sys.modules.get(name)
-    if module is not None:
-        then(module)
-    elif not any(isinstance(f, _AfterImport) and f.name == name for f in sys.meta_path):
-        sys.meta_path.insert(0, _AfterImport(name, then))
-
-
-after_import("serial", _register_sim_url_handler)

@@ -9,7 +9,6 @@ import click
 from xsudo.cli.deviceopts import Connection, open_device, port_options
 from xsudo.cli.keygen import identity_key_option, load_identity_file, signature_line
 from xsudo.cli.output import emit, emit_json, json_option, warn
-from xsudo.provision.attest import parse_challenge
 
 
 @click.command()
@@ -32,6 +31,8 @@ def attest(
     Prints the message type, device UUID, device type, firmware UUID and nonce; checks the
     COSE_Sign1 structure (ES256) and digest; verifies the signature with --identity-key.
     """
+    from xsudo.provision.attest import parse_challenge
+
     nonce = parse_challenge(challenge) if challenge is not None else None
     verifier = load_identity_file(identity_key)
     with open_device(connection) as dev:

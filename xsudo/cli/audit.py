@@ -3,25 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from xsudo.audit.checkpoint import (
-    CheckpointResult,
-    check_checkpoints,
-    sidecar_path,
-    trusted_keys,
-    write_checkpoint,
-)
-from xsudo.audit.log import AuditHead, AuditLog, ChainReport
 from xsudo.cli.context import app_context
 from xsudo.cli.hints import cli_words
 from xsudo.cli.inputs import read_file
 from xsudo.cli.keyopts import key_store, passphrase_file_option
 from xsudo.cli.output import cell, emit, emit_json, json_option, note, stdout_console
-from xsudo.crypto import PublicKey, load_public_key
-from xsudo.errors import BadInputError
+
+if TYPE_CHECKING:
+    from xsudo.audit.checkpoint import CheckpointResult
+    from xsudo.audit.log import AuditHead, AuditLog, ChainReport
+    from xsudo.crypto import PublicKey
 
 _FILE_ARGUMENT = click.argument(
     "file", type=click.Path(dir_okay=False, path_type=Path), required=False
@@ -30,6 +25,8 @@ _EXISTING_FILES = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 
 def _log(path: Path | None) -> AuditLog:
+    from xsudo.audit.log import AuditLog
+
     return AuditLog(path) if path else AuditLog.in_home(app_context().home)
 
 
@@ -69,6 +66,10 @@ def verify(
 ) -> None:
     """Check the hash chain of FILE (default: the home's audit.jsonl), the expected head
     and every signed checkpoint; exit 1 if anything fails."""
+    from xsudo.audit.checkpoint import check_checkpoints
+    from xsudo.audit.log import AuditHead
+    from xsudo.errors import BadInputError
+
     expected = AuditHead.parse(expect_head) if expect_head is not None else None
     if file is not None and not file.exists():
         raise BadInputError(f"no audit log at {file}")
@@ -136,6 +137,9 @@ def checkpoint(
     Keep that copy (or the printed head) off this machine: audit verify then detects a log
     cut back past the checkpoint, or rewritten under it.
     """
+    from xsudo.audit.checkpoint import sidecar_path, write_checkpoint
+    from xsudo.audit.log import AuditHead, AuditLog
+
     log = AuditLog(file) if file else AuditLog.in_home(app_context().ensure_home())
     log.check_appendable()
     signer = key_store(passphrase_file).signer(key_name)
@@ -155,6 +159,9 @@ def checkpoint(
 
 def _trusted(trust_files: tuple[Path, ...]) -> dict[str, PublicKey]:
     """The public keys of the key store, and those of the ``--trust`` files."""
+    from xsudo.audit.checkpoint import trusted_keys
+    from xsudo.crypto import load_public_key
+
     records = key_store(None).list()
     keys = [load_public_key(record.public_key_pem.encode("ascii")) for record in records]
     keys += [load_public_key(read_file(path, "trusted public key")) for path in trust_files]
@@ -164,6 +171,8 @@ def _trusted(trust_files: tuple[Path, ...]) -> dict[str, PublicKey]:
 def _checkpoint_files(log: AuditLog, given: tuple[Path, ...]) -> list[Path]:
     """The sidecar next to the log (if there is one) and the ``--checkpoints`` files, each
     once."""
+    from xsudo.audit.checkpoint import sidecar_path
+
     files: dict[Path, Path] = {}
     for path in (sidecar_path(log.path), *given):
         if path.exists():

@@ -6,10 +6,8 @@ from pathlib import Path
 
 import click
 
-from xsudo.ca import cert_pem, check_name_text, make_ca_with_signer
 from xsudo.cli.keyopts import key_store, passphrase_file_option, store_option
 from xsudo.cli.output import emit, emit_block, emit_json, json_option, note, warn
-from xsudo.errors import BadInputError, OperationFailed
 
 
 @click.command()
@@ -47,6 +45,9 @@ def create(
     PKI control. The CA key is generated inside the key store and used only through it
     (xsudo cred issue --ca-key NAME); it is never written out in plaintext.
     """
+    from xsudo.ca import cert_pem, check_name_text, make_ca_with_signer
+    from xsudo.errors import BadInputError, OperationFailed
+
     common_name = check_name_text(name, "NAME") if cn is None else check_name_text(cn, "--cn")
     keys = key_store(passphrase_file)
     keys.check_new_name(name)

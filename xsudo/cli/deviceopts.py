@@ -1,4 +1,9 @@
-"""Options and session setup shared by every command that talks to a modem."""
+"""Options and session setup shared by every command that talks to a modem.
+
+Defining the options imports only click and :mod:`xsudo.cli.params`, so a command's
+``--help`` loads no AT layer, pyserial, key store or simulator; the library is imported
+when a command runs (:func:`open_device`, :func:`auth_settings`, :func:`choose_kit`).
+"""
 
 from __future__ import annotations
 
@@ -8,22 +13,28 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
-from xsudo.api import connect
-from xsudo.at.channel import ChannelOptions
-from xsudo.at.cmdtype import CMD_TYPE_ENV, CMD_TYPES
-from xsudo.at.shell import DEFAULT_SHELL_BUFFER
-from xsudo.at.transport import FLOW_CONTROLS
 from xsudo.cli.context import app_context
 from xsudo.cli.keyopts import key_store
 from xsudo.cli.output import note
-from xsudo.cli.params import SEC_TAG, SLOT
-from xsudo.device import Device
-from xsudo.ports import SerialPort, at_port_candidates, choose_auto_port
-from xsudo.provision.policy import AUTH_MODES, AuthMode, AuthSettings
+from xsudo.cli.params import (
+    AUTH_MODES,
+    CMD_TYPE_ENV,
+    CMD_TYPES,
+    DEFAULT_SHELL_BUFFER,
+    FLOW_CONTROLS,
+    SEC_TAG,
+    SLOT,
+)
+
+if TYPE_CHECKING:
+    from xsudo.at.channel import ChannelOptions
+    from xsudo.device import Device
+    from xsudo.ports import SerialPort
+    from xsudo.provision.policy import AuthMode, AuthSettings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -45,6 +56,8 @@ class Connection:
 
     def channel_options(self) -> ChannelOptions:
         """Everything but the port, as :meth:`xsudo.at.modem.Modem.open` takes it."""
+        from xsudo.at.channel import ChannelOptions
+
         return ChannelOptions(
             baud=self.baud,
             timeout=self.timeout,
@@ -181,6 +194,8 @@ def tag_option(required: bool = True) -> Callable[[F], F]:
 def choose_kit(ports: Sequence[SerialPort]) -> str:
     """``--port auto``: the nRF91 kit's AT port; asks only when there is a real choice and
     a terminal, and says which port it took."""
+    from xsudo.ports import at_port_candidates, choose_auto_port
+
     candidates = at_port_candidates(ports)
     if len(candidates) > 1 and sys.stdin.isatty():
         for number, candidate in enumerate(candidates, 1):
@@ -197,6 +212,8 @@ def choose_kit(ports: Sequence[SerialPort]) -> str:
 def auth_settings(request: AuthRequest, passphrase_file: Path | None) -> AuthSettings:
     """The policy settings, with the key opened early so a passphrase problem stops the
     command before anything reaches the device."""
+    from xsudo.provision.policy import AuthSettings
+
     signer = None
     if request.signs:
         assert request.key_name is not None
@@ -215,6 +232,9 @@ def open_device(
 ) -> Iterator[Device]:
     """:func:`xsudo.connect` with this command's options: the home's audit log (checked
     before the port is opened), its key store, and the connection settings."""
+    from xsudo.api import connect
+    from xsudo.provision.policy import AuthSettings
+
     settings = settings or AuthSettings("never")
     home = app_context().ensure_home()
     device = connect(

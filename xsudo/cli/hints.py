@@ -200,7 +200,8 @@ WORDING: dict[str, Wording] = {
     ),
     "replace-credential": _replace_credential,
     "check-content": lambda p: (
-        "the PEM is malformed (literal \\n, CRLF, missing armour) or too large; check it "
+        "the PEM is malformed (literal \\n instead of line breaks, missing armour) or too large; "
+        "check it "
         "with xsudo cred write --dry-run"
     ),
     "normalise-content": lambda p: (

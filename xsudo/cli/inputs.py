@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from xsudo.fileio import CREDENTIAL_FILE_LIMIT, read_input
 
+def read_file(path: Path, what: str, *, limit: int | None = None) -> bytes:
+    """The exact bytes of the regular file ``path``, at most ``limit`` bytes (default
+    :data:`~xsudo.fileio.CREDENTIAL_FILE_LIMIT`; :func:`xsudo.fileio.read_input`): a
+    missing, unreadable, special (FIFO, device, directory) or larger file is a
+    :class:`~xsudo.errors.BadInputError` (exit 2) naming ``what`` it was for."""
+    from xsudo.fileio import CREDENTIAL_FILE_LIMIT, read_input
 
-def read_file(path: Path, what: str, *, limit: int = CREDENTIAL_FILE_LIMIT) -> bytes:
-    """The exact bytes of the regular file ``path``, at most ``limit`` bytes
-    (:func:`xsudo.fileio.read_input`): a missing, unreadable, special (FIFO, device,
-    directory) or larger file is a :class:`~xsudo.errors.BadInputError` (exit 2) naming
-    ``what`` it was for."""
-    return read_input(path, what, limit=limit)
+    return read_input(path, what, limit=CREDENTIAL_FILE_LIMIT if limit is None else limit)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -24,21 +25,10 @@ from xsudo.cli.keyopts import (
     store_option,
 )
 from xsudo.cli.output import emit, emit_json, note
-from xsudo.crypto import load_private_key, load_public_key
-from xsudo.errors import BadInputError
-from xsudo.fileio import KEY_FILE_LIMIT, read_input, read_stream
-from xsudo.keys import (
-    IMPORT_PASSPHRASE_ENV,
-    CommandKeyBackend,
-    CommandSigner,
-    KeyRecord,
-    KeyStore,
-    PassphraseSource,
-    Pkcs11KeyBackend,
-    SignerCommand,
-    is_encrypted_private_key,
-)
-from xsudo.keys.command_store import DEFAULT_TIMEOUT
+from xsudo.cli.params import IMPORT_PASSPHRASE_ENV, KEY_COMMAND_TIMEOUT
+
+if TYPE_CHECKING:
+    from xsudo.keys import KeyRecord, KeyStore
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 
@@ -97,6 +87,9 @@ def import_(
     FILE is PEM or DER, PKCS#8 or SEC1, possibly passphrase-encrypted; '-' reads standard
     input. With --store pkcs11 the key is written into the token as a non-extractable key.
     """
+    from xsudo.crypto import load_private_key
+    from xsudo.keys import PassphraseSource, is_encrypted_private_key
+
     keys = key_store(passphrase_file)
     keys.check_new_name(name)
     data = _read_key_file(key_file)
@@ -127,6 +120,9 @@ def import_pkcs11(name: str, as_json: bool) -> None:
     --token-serial (default: the only initialised token) of --module. Its public key is read
     from the token; nothing in the token is changed, and xsudo key delete only forgets it.
     """
+    from xsudo.errors import BadInputError
+    from xsudo.keys import Pkcs11KeyBackend
+
     keys = key_store(None)
     keys.check_new_name(name)
     backend = keys.backend("pkcs11")
@@ -163,7 +159,7 @@ def import_pkcs11(name: str, as_json: bool) -> None:
 @click.option(
     "--timeout",
     type=click.FloatRange(min=0, min_open=True, max=3600),
-    default=DEFAULT_TIMEOUT,
+    default=KEY_COMMAND_TIMEOUT,
     show_default=True,
     help="Seconds the command may take per signature before it is stopped.",
 )
@@ -186,6 +182,10 @@ def import_command(
     Unless --no-check is given, the command signs one test digest now and the signature must
     verify against --public-key.
     """
+    from xsudo.crypto import load_public_key
+    from xsudo.errors import BadInputError
+    from xsudo.keys import CommandKeyBackend, CommandSigner, SignerCommand
+
     keys = key_store(None)
     keys.check_new_name(name)
     public = load_public_key(_read_key_file(public_key_file))
@@ -243,6 +243,8 @@ def show(name: str, as_json: bool) -> None:
 )
 def export(name: str, output: Path | None) -> None:
     """Print the public key of NAME as PEM (what AT%XPMNG takes)."""
+    from xsudo.errors import BadInputError
+
     pem = key_store(None).get(name).public_key_pem
     if output is None or str(output) == "-":
         click.echo(pem, nl=False)
@@ -264,6 +266,8 @@ def delete(name: str, yes: bool) -> None:
     A key made or imported into a PKCS#11 token is destroyed in the token (the PIN is
     needed); a key registered with import-pkcs11 or import-command is only forgotten.
     """
+    from xsudo.errors import BadInputError
+
     keys = key_store(None)
     record = keys.get(name)
     if not yes:
@@ -287,6 +291,8 @@ def delete(name: str, yes: bool) -> None:
 
 def _chosen_store(keys: KeyStore, store: str | None) -> str:
     """The store to use; when none was given, the default, said on stderr with the reason."""
+    from xsudo.errors import BadInputError
+
     given = pkcs11_options_given()
     if given and store != "pkcs11":
         raise BadInputError(
@@ -326,6 +332,9 @@ def _note_nondeterministic(record: KeyRecord) -> None:
 def _read_key_file(path: Path) -> bytes:
     """The key file's bytes (``-``: stdin), at most :data:`~xsudo.fileio.KEY_FILE_LIMIT`;
     a special file (FIFO, device) or an empty file is refused."""
+    from xsudo.errors import BadInputError
+    from xsudo.fileio import KEY_FILE_LIMIT, read_input, read_stream
+
     if str(path) == "-":
         data = read_stream(sys.stdin.buffer, "the key on stdin", limit=KEY_FILE_LIMIT)
     else:

@@ -7,13 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from cryptography import x509
 
-from xsudo.audit.log import AuditHead
-from xsudo.ca import CertificateAuthority, load_certificate, open_ca
 from xsudo.cli.deviceopts import (
     AuthRequest,
     Connection,
@@ -26,16 +23,16 @@ from xsudo.cli.deviceopts import (
 from xsudo.cli.inputs import read_file
 from xsudo.cli.keyopts import key_store, passphrase_file_option
 from xsudo.cli.output import emit, emit_json, file_option, json_option, note, warn
-from xsudo.crypto import PublicKey
-from xsudo.errors import BadInputError, OperationFailed
-from xsudo.provision.keygen import CN_SOURCES, CnSource, KeygenOutcome
-from xsudo.provision.onboarding import (
-    DEFAULT_FW_TYPES,
-    append_rows,
-    check_fw_types,
-    row_for,
-)
-from xsudo.tokens import SignatureCheck, load_identity_key
+from xsudo.cli.params import CN_SOURCES, DEFAULT_FW_TYPES
+
+if TYPE_CHECKING:
+    from cryptography import x509
+
+    from xsudo.audit.log import AuditHead
+    from xsudo.ca import CertificateAuthority
+    from xsudo.crypto import PublicKey
+    from xsudo.provision.keygen import CnSource, KeygenOutcome
+    from xsudo.tokens import SignatureCheck
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -50,16 +47,22 @@ identity_key_option: Callable[[F], F] = click.option(
 
 def load_identity_file(path: Path | None) -> PublicKey | None:
     """The device identity public key in ``path`` (``None`` when not given)."""
+    from xsudo.tokens import load_identity_key
+
     return load_identity_key(read_file(path, "identity key")) if path else None
 
 
 def check_output_path(path: Path | None, what: str) -> None:
     """Refuse an output file whose directory does not exist, before the device is touched."""
+    from xsudo.errors import BadInputError
+
     if path is not None and not path.parent.is_dir():
         raise BadInputError(f"cannot write {what} {path}: no such directory {path.parent}")
 
 
 def write_output(path: Path, data: bytes, what: str) -> None:
+    from xsudo.errors import OperationFailed
+
     try:
         path.write_bytes(data)
     except OSError as exc:
@@ -157,6 +160,8 @@ def keygen(
 def open_ca_files(ca_cert: Path, ca_key: str, passphrase_file: Path | None) -> CertificateAuthority:
     """The CA certificate and a signer for its key from the key store, checked to match
     (the key is unlocked now, so a passphrase problem stops before the device is touched)."""
+    from xsudo.ca import load_certificate, open_ca
+
     cert = load_certificate(read_file(ca_cert, "CA certificate"), f"CA certificate {ca_cert}")
     signer = key_store(passphrase_file).signer(ca_key)
     authority = open_ca(cert, signer)
@@ -244,6 +249,8 @@ def issue(
     The CA key is used only through the key store's signer: it is never written out.
     The CA certificate must hold the CA key's public key.
     """
+    from xsudo.provision.onboarding import append_rows, check_fw_types, row_for
+
     verifier = load_identity_file(identity_key)
     check_fw_types(fw_types)
     for path, what in ((cert_out, "the certificate"), (csr_out, "the CSR")):

@@ -4,19 +4,25 @@
 ``--key-label``) are not passed to the command functions: they are kept in the click context
 and read by :func:`key_store`, so every command that takes ``--passphrase-file`` also takes
 ``--pin-file`` without changing its signature.
+
+The key store (and keyring, cryptography's PKCS#12 code) is imported by :func:`key_store`,
+when a command runs, not when the options are defined: a command's ``--help`` does not
+load it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from xsudo.cli.context import app_context
-from xsudo.keys import STORE_NAMES, KeyStore, PassphraseSource, Pkcs11Config, pin_source
-from xsudo.keys.store import default_backends
+from xsudo.cli.params import STORE_NAMES
+
+if TYPE_CHECKING:
+    from xsudo.keys import KeyStore
 
 F = TypeVar("F", bound=Callable[..., object])
 
@@ -104,6 +110,9 @@ def pkcs11_options_given() -> list[str]:
 def key_store(passphrase_file: Path | None) -> KeyStore:
     """The key store of the running command's home, with passphrases and PINs from the usual
     places and the PKCS#11 options of this command line."""
+    from xsudo.keys import KeyStore, PassphraseSource, Pkcs11Config, pin_source
+    from xsudo.keys.store import default_backends
+
     ctx = click.get_current_context(silent=True)
     meta: dict[str, Any] = ctx.meta if ctx is not None else {}
     passphrase = PassphraseSource(passphrase_file)

@@ -49,6 +49,7 @@ class LazyCommands(MutableMapping[str, click.Command]):
 
     def __init__(self, entries: Mapping[str, click.Command | LazyCommand] | None = None) -> None:
         self._entries: dict[str, click.Command | LazyCommand] = dict(entries or {})
+        self._declared = {n: e for n, e in self._entries.items() if isinstance(e, LazyCommand)}
 
     def __getitem__(self, name: str) -> click.Command:
         entry = self._entries[name]
@@ -70,6 +71,11 @@ class LazyCommands(MutableMapping[str, click.Command]):
 
     def __contains__(self, name: object) -> bool:
         return name in self._entries
+
+    def declared(self, name: str) -> LazyCommand | None:
+        """The :class:`LazyCommand` ``name`` was given as (kept after it is loaded), or
+        ``None`` for a command given as a real one."""
+        return self._declared.get(name)
 
     def peek(self, name: str) -> click.Command | LazyCommand | None:
         """The entry for ``name`` as it is now: the command if it is loaded, else its

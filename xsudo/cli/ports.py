@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from xsudo.cli.output import cell, emit_json, note, stdout_console
-from xsudo.ports import SerialPort, at_port_candidates, list_serial_ports
+
+if TYPE_CHECKING:
+    from xsudo.ports import SerialPort
 
 
 def _usb_id(port: SerialPort) -> str:
@@ -23,6 +27,8 @@ def ports(as_json: bool) -> None:
     Its AT port is the first of its ports by USB interface number (the nRF91 application
     UART: VCOM0 on J-Link DKs, interface 0 on Thingy:91 X).
     """
+    from xsudo.ports import at_port_candidates, list_serial_ports
+
     found = list_serial_ports()
     if as_json:
         emit_json([port.to_json() for port in found])
