@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from xsudo.audit.log import AuditHead, AuditLog
 from xsudo.cli.context import app_context
 from xsudo.cli.inputs import read_file
 from xsudo.cli.keyopts import key_store, passphrase_file_option
 from xsudo.cli.output import emit_exact, emit_json, file_option, note, warn
 from xsudo.cli.params import SLOT
-from xsudo.command import has_literal_newline_escape, strip_at_prefix, strip_one_terminator
-from xsudo.encoding import ENCODING_NAMES, Encoding
-from xsudo.errors import BadInputError
-from xsudo.signing import sign_command
+from xsudo.encoding import ENCODING_NAMES
+
+if TYPE_CHECKING:
+    from xsudo.encoding import Encoding
 
 
 def read_body(body: str | None, body_file: Path | None) -> bytes:
@@ -24,6 +24,9 @@ def read_body(body: str | None, body_file: Path | None) -> bytes:
     A file loses one trailing line terminator; a leading ``AT`` is removed from either. Each
     adjustment is said on stderr, because it changes what is signed.
     """
+    from xsudo.command import strip_at_prefix, strip_one_terminator
+    from xsudo.errors import BadInputError
+
     if (body is None) == (body_file is None):
         raise BadInputError(
             "give the command body either as an argument or with --body-file, not both",
@@ -43,6 +46,29 @@ def read_body(body: str | None, body_file: Path | None) -> bytes:
     if body_file is not None:
         return stripped.encode("latin-1")
     return stripped.encode("utf-8", "surrogateescape")
+
+
+def literal_newline_warning(body_file: Path | None) -> str:
+    """The warning for a body whose quoted content holds the two characters ``\\n``.
+
+    It names where they came from (the argument or the body file) and a fix that fits: a
+    body file with real line breaks, or ``xsudo cred write``, which repairs the content.
+    """
+    stored = (
+        "the modem stores them as they are, so a PEM gets no line breaks (firmware that "
+        "checks certificates answers +CME ERROR: 527)"
+    )
+    if body_file is None:
+        return (
+            f"the quoted content holds the two characters \\n; {stored}; put the command in a "
+            "file with real line breaks and sign it with --body-file, or write the credential "
+            "with xsudo cred write, which repairs it"
+        )
+    return (
+        f"the quoted content in {body_file} holds the two characters \\n; {stored}; replace "
+        "them with real line breaks in the file, or write the credential with xsudo cred "
+        "write, which repairs it"
+    )
 
 
 @click.command()
@@ -77,12 +103,13 @@ def sign(
     the body's length in bytes and the signature is deterministic ECDSA P-256 (RFC 6979) over
     exactly those bytes.
     """
+    from xsudo.audit.log import AuditHead, AuditLog
+    from xsudo.command import has_literal_newline_escape
+    from xsudo.signing import sign_command
+
     payload = read_body(body, body_file)
     if has_literal_newline_escape(payload):
-        warn(
-            "the quoted content holds the two characters \\n, which the modem stores as they "
-            "are; a PEM needs real line breaks (use --body-file, or xsudo cred write)"
-        )
+        warn(literal_newline_warning(body_file))
     log = AuditLog.in_home(app_context().ensure_home())
     log.check_appendable()  # no signature leaves the process without its record
     signer = key_store(passphrase_file).signer(key_name)
