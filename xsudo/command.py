@@ -311,13 +311,12 @@ def parse_xsudo_line(raw: bytes) -> ParsedXsudoLine:
             "not an AT%XSUDO line", 'it must start with AT%XSUDO=<data_len>,"<signature>"'
         )
     text = text[len(prefix) :]
-    up_to_separator = _UP_TO_SEMICOLON.match(text)
-    if up_to_separator is None:
+    separator = find_unquoted(text, 0x3B)
+    if separator < 0:
         raise LineParseError(
             "the AT%XSUDO line has no ';' before the command",
             'the form is AT%XSUDO=<data_len>,"<signature>"[,<slot>];<command>',
         )
-    separator = up_to_separator.end() - 1
     fields = _split_unquoted(text[:separator])
     if len(fields) not in (2, 3):
         raise LineParseError(
@@ -333,10 +332,18 @@ def parse_xsudo_line(raw: bytes) -> ParsedXsudoLine:
     )
 
 
-# Up to the first ``;`` (or ``,``) outside double quotes: runs without quotes or the target,
-# and whole quoted strings. No match: there is none (an unclosed quote hides the rest).
-_UP_TO_SEMICOLON = re.compile(rb'[^";]*(?:"[^"]*"[^";]*)*;')
+# Up to the first ``,`` outside double quotes: runs without quotes or commas, and whole
+# quoted strings. No match: there is none (an unclosed quote hides the rest).
 _UP_TO_COMMA = re.compile(rb'[^",]*(?:"[^"]*"[^",]*)*,')
+
+
+def find_unquoted(data: bytes, char: int) -> int:
+    """Index of the first byte ``char`` outside double quotes in ``data``, or -1 (also when
+    an unclosed quote hides the rest). Linear; quoted strings may hold anything but ``"``."""
+    target = re.escape(bytes([char]))
+    found = re.compile(rb'[^"' + target + rb']*(?:"[^"]*"[^"' + target + rb"]*)*" + target)
+    match = found.match(data)
+    return -1 if match is None else match.end() - 1
 
 
 def _split_unquoted(data: bytes) -> list[bytes]:

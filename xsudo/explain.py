@@ -32,7 +32,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from xsudo.command import command_name
+from xsudo.command import command_name, find_unquoted
 from xsudo.errors import BadInputError, CmeCode, Remedy, describe_code
 
 ANY_COMMAND = "*"
@@ -525,7 +525,8 @@ def commands_in(text: str) -> tuple[str, str | None]:
     name = _normal_name(command_name(data))
     if name != XSUDO:
         return name, None
-    inner = _after_semicolon(data)
+    separator = find_unquoted(data, 0x3B)
+    inner = None if separator < 0 else data[separator + 1 :]
     if inner is None or not inner.strip():
         return name, None
     return name, _normal_name(command_name(inner))
@@ -542,16 +543,6 @@ def _normal_name(name: str) -> str:
     if name[0] in "+%#&":
         return name
     return f"%{name}" if f"%{name}" in COMMANDS else f"+{name}"
-
-
-def _after_semicolon(line: bytes) -> bytes | None:
-    in_quotes = False
-    for index, byte in enumerate(line):
-        if byte == 0x22:
-            in_quotes = not in_quotes
-        elif byte == 0x3B and not in_quotes:
-            return line[index + 1 :]
-    return None
 
 
 _CODE = re.compile(r"(?:\+?CM[ES]\s*ERROR\s*:?\s*)?([0-9]{1,5})", re.IGNORECASE)

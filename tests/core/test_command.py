@@ -7,6 +7,8 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from xsudo.command import (
     MAX_LINE_BYTES,
@@ -14,6 +16,7 @@ from xsudo.command import (
     XsudoLine,
     build_xsudo_line,
     check_command_text,
+    find_unquoted,
     parse_xsudo_line,
     strip_at_prefix,
     strip_one_terminator,
@@ -133,3 +136,34 @@ def test_literal_newline_escapes_are_found_only_inside_quotes() -> None:
     assert has_literal_newline_escape(b'%CMNG=0,1,0,"a\\r\\nb"')
     assert not has_literal_newline_escape(b'%CMNG=0,1,0,"a\nb"')
     assert not has_literal_newline_escape(b"%CMNG=1\\n")
+
+
+def _first_unquoted_by_walking(data: bytes, char: int) -> int:
+    """The reference: walk the bytes, toggling on every double quote."""
+    in_quotes = False
+    for index, byte in enumerate(data):
+        if byte == 0x22:
+            in_quotes = not in_quotes
+        elif byte == char and not in_quotes:
+            return index
+    return -1
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b'%XSUDO=3,"a;b";%CMNG=1', 14),
+        (b'"unclosed;', -1),
+        (b"no separator", -1),
+        (b";", 0),
+        (b'"";x', 2),
+    ],
+)
+def test_find_unquoted_examples(data: bytes, expected: int) -> None:
+    assert find_unquoted(data, 0x3B) == expected
+
+
+@given(st.binary(max_size=64).map(lambda b: b.replace(b"\x00", b";")))
+def test_find_unquoted_matches_a_byte_walk(data: bytes) -> None:
+    assert find_unquoted(data, 0x3B) == _first_unquoted_by_walking(data, 0x3B)
+    assert find_unquoted(data, 0x2C) == _first_unquoted_by_walking(data, 0x2C)

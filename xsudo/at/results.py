@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass, field
 from enum import Enum
 
-from xsudo.command import command_name
+from xsudo.command import command_name, find_unquoted
 from xsudo.errors import CmeCode, CmeError, ModemError, describe_code
 
 from .framing import strip_leading_junk
@@ -225,13 +225,8 @@ def xsudo_inner(line: bytes) -> bytes | None:
     """For an ``AT%XSUDO=...;<inner>`` line, the inner command (after the first unquoted ``;``)."""
     if command_name(line) != "%XSUDO":
         return None
-    in_quotes = False
-    for index, byte in enumerate(line):
-        if byte == 0x22:
-            in_quotes = not in_quotes
-        elif byte == 0x3B and not in_quotes:
-            return line[index + 1 :]
-    return None
+    separator = find_unquoted(line, 0x3B)
+    return None if separator < 0 else line[separator + 1 :]
 
 
 def expected_prefixes(line: bytes) -> tuple[bytes, ...]:

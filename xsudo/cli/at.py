@@ -102,9 +102,9 @@ def changes_state(line: bytes) -> bool:
     command of :data:`READ_ONLY_EXEC`, ``%CMNG`` list/read, ``%XPMNG`` read. Anything else,
     including several commands on one line and every ``%XSUDO`` line, counts as a change.
     """
-    from xsudo.command import command_name
+    from xsudo.command import command_name, find_unquoted
 
-    if _unquoted(line, 0x3B):
+    if find_unquoted(line, 0x3B) >= 0:
         return True
     name = command_name(line)
     rest = line[2 + len(name) :].strip() if name != "AT" else line[2:].strip()
@@ -114,17 +114,6 @@ def changes_state(line: bytes) -> bool:
         return name not in READ_ONLY_EXEC
     pattern = _READ_ONLY_SET.get(name)
     return pattern is None or pattern.match(rest) is None
-
-
-def _unquoted(line: bytes, byte: int) -> bool:
-    """Whether ``byte`` occurs in ``line`` outside double quotes."""
-    in_quotes = False
-    for value in line:
-        if value == 0x22:
-            in_quotes = not in_quotes
-        elif value == byte and not in_quotes:
-            return True
-    return False
 
 
 def check_line(text: str) -> bytes:
