@@ -27,14 +27,13 @@ from xsudo.audit.log import AuditLog
 from xsudo.crypto import PublicKey, load_public_key
 from xsudo.device import Device
 from xsudo.encoding import Encoding
-from xsudo.keys import KeyStore, PassphraseSource, pin_source
-from xsudo.keys.store import default_backends
 from xsudo.paths import ensure_home, resolve_home
 from xsudo.provision.policy import AuthPolicy, AuthSettings
 from xsudo.provision.session import DeviceSession
 from xsudo.signing import SignedCommand, Signer, sign_command
 
-if TYPE_CHECKING:  # the fleet runner loads with provision(), not with connect()
+if TYPE_CHECKING:  # the fleet runner loads with provision(), the key stores with a key
+    from xsudo.keys import KeyStore
     from xsudo.provision.fleet import DeviceReport, Progress
     from xsudo.provision.manifest import Manifest
 
@@ -51,6 +50,9 @@ def key_store(
     passphrases from ``passphrase_file``, ``$XSUDO_KEY_PASSPHRASE`` or a terminal prompt, and
     PKCS#11 PINs from ``pin_file``, ``$XSUDO_PKCS11_PIN`` or a prompt."""
     where = resolve_home(Path(home) if home is not None else None)
+    from xsudo.keys import KeyStore, PassphraseSource, pin_source
+    from xsudo.keys.store import default_backends
+
     passphrase = PassphraseSource(Path(passphrase_file) if passphrase_file else None)
     pins = pin_source(Path(pin_file) if pin_file else None)
     return KeyStore(where, passphrase, backends=default_backends(where, passphrase, pins=pins))

@@ -19,11 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from xsudo.at.modem import CredentialEntry, Modem, ModemIdentity
 from xsudo.audit.log import AuditHead
-from xsudo.ca import CertificateAuthority
 from xsudo.content import (
     XSUDO_MAX_OVERHEAD,
     CredType,
@@ -36,11 +35,7 @@ from xsudo.content import (
 )
 from xsudo.crypto import PublicKey
 from xsudo.errors import DeviceError, XsudoError
-from xsudo.keys import KeyStore
 from xsudo.limits import MAX_USER_SEC_TAG, XPMNG_KEY_TYPE, XPMNG_SLOTS
-from xsudo.provision.attest import listed_device_uuid, read_attestation
-from xsudo.provision.expiry import ExpiryReport, read_expiry
-from xsudo.provision.keygen import CnSource, IssueOutcome, KeyGenerator, KeygenOutcome
 from xsudo.provision.keyslots import (
     ProbeResult,
     SlotInfo,
@@ -50,11 +45,17 @@ from xsudo.provision.keyslots import (
     read_slots,
     upload_key,
 )
-from xsudo.provision.production import ProductionDone, production_done
 from xsudo.provision.session import DeviceSession
 from xsudo.provision.writer import CredentialWriter, CredResult
 from xsudo.signing import Signer
-from xsudo.tokens import Attestation
+
+if TYPE_CHECKING:  # the feature modules load when their method is first used (cold start)
+    from xsudo.ca import CertificateAuthority
+    from xsudo.keys import KeyStore
+    from xsudo.provision.expiry import ExpiryReport
+    from xsudo.provision.keygen import CnSource, IssueOutcome, KeygenOutcome
+    from xsudo.provision.production import ProductionDone
+    from xsudo.tokens import Attestation
 
 
 @dataclass(frozen=True)
@@ -370,6 +371,8 @@ class Device:
 
         A firmware that hides its key slots (514 to ``%XPMNG`` reads) gives
         ``slots=None, slots_hidden=True`` and is still probed."""
+        from xsudo.provision.attest import listed_device_uuid
+
         cfun = self.modem.cfun()
         device_uuid = listed_device_uuid(self.modem)
         hidden = False
@@ -418,6 +421,8 @@ class Device:
         """Generate a client key in ``tag`` with ``%KEYGEN`` (a protected command, under the
         auth policy) and return the checked CSR; ``identity_key`` verifies the reply's COSE
         signature. A tag that holds a key is refused unless ``replace``."""
+        from xsudo.provision.keygen import KeyGenerator
+
         return KeyGenerator(self.session, identity_key).generate(tag, attributes, replace=replace)
 
     def issue(
@@ -433,12 +438,16 @@ class Device:
     ) -> IssueOutcome:
         """Generate a key in ``tag``, have ``ca`` sign its CSR, and write the certificate as
         the tag's client certificate (verified by SHA, recorded)."""
+        from xsudo.provision.keygen import KeyGenerator
+
         return KeyGenerator(self.session, identity_key).issue(
             tag, ca, days=days, cn_from=cn_from, attributes=attributes, replace=replace
         )
 
     def attest(self, challenge: bytes | None = None) -> Attestation:
         """The device attestation token (``%ATTESTTOKEN``), decoded and checked; read-only."""
+        from xsudo.provision.attest import read_attestation
+
         return read_attestation(self.modem, challenge)
 
     # -- certificate expiry, production done --------------------------------------------
@@ -450,6 +459,8 @@ class Device:
 
         Raises :class:`~xsudo.provision.expiry.CertExpiryUnsupported` (exit 1) on firmware
         without ``%CERTEXPIRY``."""
+        from xsudo.provision.expiry import read_expiry
+
         return read_expiry(self.modem, tag, now=now)
 
     def production_done(self, *, confirm: str) -> ProductionDone:
@@ -457,6 +468,8 @@ class Device:
         be undone.** ``confirm`` must be this device's IMEI (its firmware UUID when it has
         no IMEI), or :class:`~xsudo.provision.production.ConfirmationMismatch` (exit 2) is
         raised with nothing sent. Audited; see :mod:`xsudo.provision.production`."""
+        from xsudo.provision.production import production_done
+
         return production_done(self.session, confirm)
 
     def probe(self) -> ProbeResult:

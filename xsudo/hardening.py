@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
+import functools
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -65,12 +65,15 @@ def _clear_dumpable() -> bool | None:
         return False
 
 
+@functools.cache
 def _prctl() -> Callable[..., int] | None:
-    """libc's ``prctl`` (Linux only), declared with its real argument types."""
+    """libc's ``prctl`` (Linux only), declared with its real argument types. Looked up once,
+    among the symbols the running interpreter already has (libc is always loaded), not with
+    ``ctypes.util.find_library``, which runs ``ldconfig`` and costs a process start."""
     if not sys.platform.startswith("linux"):
         return None
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        libc = ctypes.CDLL(None, use_errno=True)
         prctl = libc.prctl
     except (OSError, AttributeError):
         return None
