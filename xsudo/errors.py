@@ -384,6 +384,18 @@ _PER_COMMAND: dict[str, dict[int, CodeMeaning]] = {
             "the firmware does not support %KEYGEN", "use a modem firmware that supports it"
         ),
     },
+    "%CERTEXPIRY": {
+        513: CodeMeaning(
+            "no certificate with that sec_tag and type",
+            "list the stored credentials (Device.list_credentials); only types 0, 1 and 10 "
+            "have an expiry",
+            Remedy("list-credentials"),
+        ),
+        527: CodeMeaning(
+            "the stored content is not a certificate the modem can read",
+            "rewrite the certificate as a PEM (xsudo cred write), then ask again",
+        ),
+    },
     "%CLAIMTOKEN": {
         529: CodeMeaning(
             "no ownership key at that sec_tag", "write the ownership key first, then retry"

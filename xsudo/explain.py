@@ -57,6 +57,7 @@ DOC_KEYGEN = (
     "https://docs.nordicsemi.com/r/bundle/ref_at_commands/page/ref/at_commands/security/"
     "keygen_set.html"
 )
+DOC_CERTEXPIRY = "https://docs.nordicsemi.com/r/a9hNfce_cGoQ_yc53n~QEg/P6T2wQfHpEyhAZuoLoVMjg"
 DOC_CLAIMTOKEN = "https://docs.nordicsemi.com/r/a9hNfce_cGoQ_yc53n~QEg/ERfirGoTmDFisBiPSQP0DQ"
 DOC_XPOFWARN = (
     "https://infocenter.nordicsemi.com/topic/ref_at_commands_nrf91x1/REF/at_commands/"
@@ -382,6 +383,25 @@ CATALOG: dict[tuple[str, int], CodeEntry] = dict(
             523,
             ("the modem could not generate the key (retry; reset the board if it persists)",),
             (DOC_KEYGEN,),
+        ),
+        # -- certificate expiry ------------------------------------------------------------
+        _entry(
+            "%CERTEXPIRY",
+            513,
+            (
+                "nothing is stored at that sec_tag and type",
+                "a type other than 0 (CA), 1 (client certificate) or 10 (Nordic identity CA)",
+            ),
+            (DOC_CERTEXPIRY,),
+        ),
+        _entry(
+            "%CERTEXPIRY",
+            527,
+            (
+                "the entry holds content that is not a readable certificate (firmware before "
+                "2.0.2 stores whatever it is given, literal \\n included)",
+            ),
+            (DOC_CERTEXPIRY,),
         ),
         _entry(
             "%CLAIMTOKEN",
