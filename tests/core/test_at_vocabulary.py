@@ -62,9 +62,6 @@ KNOWN: dict[tuple[str, str], str] = {
     ("xsudo/at/shell.py", "b'AT%CMNG=0'"): (
         "recognises a write line to decide how to escape it for the shell; sends nothing"
     ),
-    ("xsudo/cli/demo.py", "%CMNG=0,"): (
-        "the demo prints a shortened signed line ('...' for the content) for display only"
-    ),
 }
 """(file, offending literal) -> why it is not a build site."""
 
