@@ -393,7 +393,7 @@ _PER_COMMAND: dict[str, dict[int, CodeMeaning]] = {
         ),
         527: CodeMeaning(
             "the stored content is not a certificate the modem can read",
-            "rewrite the certificate as a PEM (xsudo cred write), then ask again",
+            "rewrite the certificate as a PEM (Device.write_credential), then ask again",
         ),
     },
     "%CLAIMTOKEN": {
