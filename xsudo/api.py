@@ -34,6 +34,7 @@ from xsudo.signing import SignedCommand, Signer, sign_command
 
 if TYPE_CHECKING:  # the fleet runner loads with provision(), the key stores with a key
     from xsudo.keys import KeyStore
+    from xsudo.ledger.store import Ledger
     from xsudo.provision.fleet import DeviceReport, Progress
     from xsudo.provision.manifest import Manifest
 
@@ -128,6 +129,8 @@ def provision(
     audit: AuditLog | bool = True,
     store: KeyStore | None = None,
     progress: Progress | None = None,
+    ledger: Ledger | str | bool | None = None,
+    station: str | None = None,
     **channel: Any,
 ) -> list[DeviceReport]:
     """Provision every port from a fleet manifest, one worker per port (what ``xsudo
@@ -137,6 +140,13 @@ def provision(
     ``key`` and ``auth`` override the manifest's ``[defaults]``; CA keys of ``issue`` entries
     come from ``store`` (default: the store under ``home``). Returns one
     :class:`~xsudo.provision.fleet.DeviceReport` per port, in order.
+
+    ``ledger`` records every device (``xsudo provision`` always does): ``True`` for
+    ``$XSUDO_LEDGER``, else ``ledger.sqlite`` in the home; a URL; or an open
+    :class:`~xsudo.ledger.Ledger` (left open). ``None``/``False``: no ledger. It is opened
+    before any port (an unreachable one raises :class:`~xsudo.ledger.LedgerUnavailable`
+    with nothing touched); each record carries the manifest's SHA-256 and ``station``
+    (default :func:`~xsudo.ledger.recording.station_id`).
     """
     from xsudo.provision.fleet import run_fleet
     from xsudo.provision.manifest import Manifest, load_manifest
@@ -150,15 +160,33 @@ def provision(
         signer = open_key(chosen, store=keys) if isinstance(chosen, str) else chosen
     for port in ports:
         _load_simulator(port)
-    return run_fleet(
-        loaded,
-        ports,
-        AuthSettings(mode.value, signer, loaded.slot),
-        _audit_log(audit, home),
-        channel=_channel_options(channel),
-        progress=progress,
-        signer_for=keys.signer,
-    )
+    settings = AuthSettings(mode.value, signer, loaded.slot)
+    options = _channel_options(channel)
+    if ledger is None or ledger is False:
+        return run_fleet(
+            loaded, ports, settings, _audit_log(audit, home),
+            channel=options, progress=progress, signer_for=keys.signer,
+        )  # fmt: skip
+    from xsudo.ledger.recording import manifest_hash, station_id
+    from xsudo.provision.fleet import LedgerRun
+
+    log = _audit_log(audit, home)
+    if log is not None:
+        log.check_appendable()  # before the ledger, as run_fleet would before any port
+    opened = _open_ledger(ledger, home)
+    try:
+        run = LedgerRun(
+            opened if opened is not None else cast("Ledger", ledger),
+            station or station_id(),
+            manifest_hash(loaded.path.read_bytes()) if loaded.path.is_file() else None,
+        )
+        return run_fleet(
+            loaded, ports, settings, log,
+            channel=options, progress=progress, signer_for=keys.signer, ledger=run,
+        )  # fmt: skip
+    finally:
+        if opened is not None:
+            opened.close()
 
 
 def sign(
@@ -209,6 +237,17 @@ def _audit_log(audit: AuditLog | bool, home: Path | str | None) -> AuditLog | No
     if not audit:
         return None
     return AuditLog.in_home(ensure_home(resolve_home(Path(home) if home is not None else None)))
+
+
+def _open_ledger(ledger: object, home: Path | str | None) -> Ledger | None:
+    """The ledger to open for ``ledger`` (``True``: the default, a string: that URL), or
+    ``None`` when the caller gave an open one."""
+    if ledger is not True and not isinstance(ledger, str):
+        return None
+    from xsudo.ledger.recording import open_ledger
+
+    where = ensure_home(resolve_home(Path(home) if home is not None else None))
+    return open_ledger(None if ledger is True else ledger, where)
 
 
 def _load_simulator(port: str) -> None:

@@ -100,7 +100,8 @@ def test_results_carry_the_audit_head(
 def test_provision_report_lines_carry_the_audit_head(
     xsudo: Run, board: Board, ca_file: Path, tmp_path: Path, isolated_env: Path
 ) -> None:
-    servers = [board("nrf91x1-2.0"), board("nrf9160-1.3")]
+    # two devices: two IMEIs (one IMEI on two ports at once is refused by the ledger)
+    servers = [board("nrf91x1-2.0", imei="352656100000001"), board("nrf9160-1.3")]
     manifest = tmp_path / "fleet.toml"
     manifest.write_text(f'[[credential]]\ntag = 7\ntype = "ca-cert"\nfile = "{ca_file.name}"\n')
     ports = [arg for s in servers for arg in ("--port", s.path)]

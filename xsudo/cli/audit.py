@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from xsudo.audit.checkpoint import CheckpointResult
     from xsudo.audit.log import AuditHead, AuditLog, ChainReport
     from xsudo.crypto import PublicKey
+    from xsudo.ledger import AuditHeadEntry
 
 _FILE_ARGUMENT = click.argument(
     "file", type=click.Path(dir_okay=False, path_type=Path), required=False
@@ -56,16 +57,37 @@ def _log(path: Path | None) -> AuditLog:
     help="Trust checkpoints signed by the public key in PUB.pem, besides the keys of the "
     "key store. Repeatable.",
 )
+@click.option(
+    "--ledger",
+    "ledger_url",
+    metavar="URL",
+    default=None,
+    help="Also check the log against the audit head this station stored in the ledger "
+    "(URL as for xsudo ledger; see --station): a log cut back before that head, or "
+    "rewritten under it, fails.",
+)
+@click.option(
+    "--station",
+    default=None,
+    help="The station whose stored head --ledger checks (default: $XSUDO_STATION, else the "
+    "host name).",
+)
 @json_option
 def verify(
     file: Path | None,
     expect_head: str | None,
     checkpoint_files: tuple[Path, ...],
     trust_files: tuple[Path, ...],
+    ledger_url: str | None,
+    station: str | None,
     as_json: bool,
 ) -> None:
     """Check the hash chain of FILE (default: the home's audit.jsonl), the expected head
-    and every signed checkpoint; exit 1 if anything fails."""
+    and every signed checkpoint; exit 1 if anything fails.
+
+    With --ledger, also the newest audit head this station stored in the ledger (cred
+    write and provision store one after each device): a log cut back before it, or
+    rewritten under it, fails."""
     from xsudo.audit.checkpoint import check_checkpoints
     from xsudo.audit.log import AuditHead
     from xsudo.errors import BadInputError
@@ -74,19 +96,71 @@ def verify(
     if file is not None and not file.exists():
         raise BadInputError(f"no audit log at {file}")
     log = _log(file)
+    stored = _stored_head(ledger_url, station) if ledger_url is not None else None
     report = log.verify()
     head_problem = report.anchor_problem(expected) if expected else ""
+    ledger_problem = _ledger_problem(report, stored) if ledger_url is not None else ""
     files = _checkpoint_files(log, checkpoint_files)
     results: list[CheckpointResult] = []
     if report.checkpoints or files:
         results = check_checkpoints(report, files, _trusted(trust_files))
-    ok = report.ok and not head_problem and all(r.ok for r in results)
+    ok = report.ok and not head_problem and not ledger_problem and all(r.ok for r in results)
     if as_json:
-        emit_json(_verify_json(report, expected, head_problem, results, ok))
+        data = _verify_json(report, expected, head_problem, results, ok)
+        if ledger_url is not None:
+            data["ledger_head"] = _ledger_json(stored, station, ledger_problem)
+        emit_json(data)
     else:
         _print_verify(report, expected, head_problem, results)
+        if ledger_url is not None:
+            _print_ledger(stored, station, ledger_problem)
     if not ok:
         raise click.exceptions.Exit(1)
+
+
+def _station(station: str | None) -> str:
+    from xsudo.ledger.recording import station_id
+
+    return station or station_id()
+
+
+def _stored_head(url: str, station: str | None) -> AuditHeadEntry | None:
+    """The newest audit head ``station`` stored in the ledger at ``url`` (``None``: none)."""
+    from xsudo.cli.ledger import open_ledger
+
+    name = _station(station)
+    with open_ledger(url) as ledger:
+        return next((h for h in ledger.audit_heads() if h.station == name), None)
+
+
+def _ledger_problem(report: ChainReport, stored: AuditHeadEntry | None) -> str:
+    """Why the log does not hold the head stored in the ledger (``""``: it does, or the
+    ledger holds none for this station)."""
+    from xsudo.audit.log import AuditHead
+
+    if stored is None:
+        return ""
+    return report.anchor_problem(AuditHead(stored.seq, stored.hash), "the head in the ledger")
+
+
+def _ledger_json(stored: AuditHeadEntry | None, station: str | None, problem: str) -> Any:
+    return {
+        "station": _station(station),
+        "stored": None if stored is None else stored.to_json(),
+        "ok": not problem,
+        "reason": problem,
+    }
+
+
+def _print_ledger(stored: AuditHeadEntry | None, station: str | None, problem: str) -> None:
+    name = _station(station)
+    if stored is None:
+        emit(f"ledger head of station {name}: none stored (nothing to compare)")
+        return
+    emit(
+        f"ledger head of station {name} (record {stored.seq}): "
+        + (f"FAILED: {problem}" if problem else "found, same hash")
+    )
 
 
 @click.command()

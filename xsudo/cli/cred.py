@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from xsudo.cli import print_error
+from xsudo.cli.context import app_context
 from xsudo.cli.deviceopts import (
     AuthRequest,
     Connection,
@@ -22,6 +23,7 @@ from xsudo.cli.deviceopts import (
 )
 from xsudo.cli.inputs import read_file
 from xsudo.cli.keyopts import passphrase_file_option
+from xsudo.cli.ledger import ledger_option
 from xsudo.cli.output import (
     cell,
     emit,
@@ -35,7 +37,8 @@ from xsudo.cli.output import (
 
 if TYPE_CHECKING:
     from xsudo.content import CredType, Preflight
-    from xsudo.device import Credential
+    from xsudo.device import Credential, Device
+    from xsudo.ledger.recording import DeviceRun, RunLedger
     from xsudo.provision.expiry import ExpiryReport
     from xsudo.provision.writer import CredResult
 
@@ -218,6 +221,7 @@ def _dry_run(item: Preflight, auth: AuthRequest, password: str | None, as_json: 
     "--password-file", help="Password of an encrypted client key (sent to the modem as <passwd>)."
 )
 @file_option("--client-cert", help="For client-key: check that the key matches this certificate.")
+@ledger_option
 @json_option
 @passphrase_file_option
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
@@ -230,6 +234,7 @@ def write(
     dry_run: bool,
     password_file: Path | None,
     client_cert: Path | None,
+    ledger_url: str | None,
     as_json: bool,
     passphrase_file: Path | None,
     file: Path,
@@ -239,9 +244,15 @@ def write(
     PEM is normalised first (real LF line breaks, no BOM, one trailing LF), so the SHA the
     modem lists equals sha256sum of the normalised file. Public keys for XSUDO are not
     written here: use xsudo device upload-key (AT%XPMNG).
+
+    Every write is recorded in the ledger (--ledger, $XSUDO_LEDGER, else ledger.sqlite in
+    the home), which is opened before the port and claims the IMEI before anything is
+    written: an unreachable ledger (exit 3) or an IMEI held by another station or seen
+    with another device UUID (exit 1) stops the command with nothing written.
     """
     from xsudo.content import CredType, parse_cred_type
     from xsudo.errors import BadInputError
+    from xsudo.ledger.recording import key_fingerprint_of
 
     kind = parse_cred_type(cred_type)
     if kind is CredType.PUBLIC_KEY:
@@ -256,9 +267,65 @@ def write(
         _dry_run(item, auth, password, as_json)
         return
     settings = auth_settings(auth, passphrase_file)
-    with open_device(connection, settings, passphrase_file) as dev, outcome_on_error(as_json):
+    ledger = _open_for_run(ledger_url)  # no write without a record: before the port opens
+    with (
+        closing(ledger),
+        open_device(connection, settings, passphrase_file) as dev,
+        outcome_on_error(as_json),
+        recorded_run(ledger, dev) as run,
+    ):
         result = dev.write_credential(tag, kind, item, replace=replace, password=password)
+        run.add(result.to_json())
+        if not result.ok:
+            run.fail(result.message)
+        run.key_fingerprint = key_fingerprint_of(dev.key, run.entries)
+    if run.head_problem:
+        warn(f"the audit head was not stored in the ledger: {run.head_problem}")
     _show_result(result, as_json, _checked_json(item))
+
+
+def _open_for_run(url: str | None) -> RunLedger:
+    """The ledger for this write (:func:`xsudo.ledger.recording.open_for_run`: the quick
+    path on the home's SQLite file), with a warning for a password on the command line."""
+    from xsudo.ledger.recording import open_for_run
+    from xsudo.ledger.url import mask_url
+
+    if url is not None and mask_url(url) != url:
+        warn("the ledger URL on the command line holds a password that other users can see")
+    return open_for_run(url, app_context().home)
+
+
+@contextmanager
+def recorded_run(ledger: RunLedger, dev: Device) -> Iterator[DeviceRun]:
+    """:func:`xsudo.ledger.recording.device_record` for one connected device: its IMEI (a
+    modem without one cannot be recorded, so nothing is written), the device UUID from
+    ``%DEVICEUUID`` (one read-only command; ``None`` on nRF9160, whose UUID only the
+    attestation token carries), model and firmware when the session has read them."""
+    from xsudo.errors import OperationFailed, XsudoError
+    from xsudo.ledger.recording import device_record, station_id
+    from xsudo.provision.attest import listed_device_uuid
+
+    session = dev.session
+    imei = session.imei
+    if imei is None:
+        raise OperationFailed(
+            "the modem reports no IMEI (AT+CGSN), so the ledger cannot record this write; "
+            "nothing was written",
+            "write to a modem with production firmware (test firmware has no IMEI)",
+        )
+    known, device_uuid = session.identity, None
+    with suppress(XsudoError):  # a UUID that fails its check is left out, as by provision
+        device_uuid = listed_device_uuid(dev.modem)
+    with device_record(
+        ledger,
+        station_id(),
+        imei=imei,
+        device_uuid=device_uuid,
+        model=known.model if known else None,
+        firmware=known.mfw if known else None,
+        audit=session.audit,
+    ) as run:
+        yield run
 
 
 @click.command()

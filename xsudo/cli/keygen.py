@@ -206,7 +206,9 @@ def open_ca_files(ca_cert: Path, ca_key: str, passphrase_file: Path | None) -> C
 @passphrase_file_option
 @file_option(
     "--onboarding-csv",
-    help="Append the device to an nRF Cloud bulk-onboarding CSV (device ID = the CN).",
+    help="Append the device to an nRF Cloud bulk-onboarding CSV (device ID = the CN). "
+    "Deprecated: devices provisioned with xsudo provision are in the ledger; export them "
+    "with xsudo ledger export --format nrfcloud.",
 )
 @click.option(
     "--fw-types",
@@ -279,6 +281,10 @@ def issue(
         )
         append_rows(onboarding_csv, [row])
         note(f"added device {row.device_id} to {onboarding_csv}")
+        note(
+            "--onboarding-csv is deprecated: provision with xsudo provision (issue entries "
+            "are recorded in the ledger) and export with xsudo ledger export --format nrfcloud"
+        )
     if as_json:
         emit_json({**outcome.to_json(), "audit_head": _head(head)})
         return

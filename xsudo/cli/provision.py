@@ -20,10 +20,12 @@ from xsudo.cli.deviceopts import (
 )
 from xsudo.cli.hints import cli_text
 from xsudo.cli.keyopts import key_store, passphrase_file_option
+from xsudo.cli.ledger import ledger_option, open_ledger
 from xsudo.cli.output import emit_json, file_option, note, printable, warn
 from xsudo.cli.params import AUTH_MODES
 
 if TYPE_CHECKING:
+    from xsudo.ledger.store import Ledger
     from xsudo.provision.fleet import DeviceReport
     from xsudo.provision.manifest import Manifest
     from xsudo.provision.policy import AuthMode, AuthSettings
@@ -47,6 +49,7 @@ if TYPE_CHECKING:
 )
 @click.option("--key", "key_name", default=None, help="Override the manifest's [defaults] key.")
 @connection_options
+@ledger_option
 @click.option("--json", "as_json", is_flag=True, help="Print the report lines on stdout.")
 @passphrase_file_option
 def provision(
@@ -56,13 +59,17 @@ def provision(
     auth: AuthMode | None,
     key_name: str | None,
     connection: Connection,
+    ledger_url: str | None,
     as_json: bool,
     passphrase_file: Path | None,
 ) -> None:
     """Write the MANIFEST's credentials to every --port, one worker per port.
 
-    Every file for every device is validated before any device is written. Exit 0 only
-    when every device succeeded.
+    Every file for every device is validated before any device is written. Every device is
+    recorded in the ledger (--ledger, $XSUDO_LEDGER, else ledger.sqlite in the home), opened
+    before any port: an unreachable ledger stops the run (exit 3) with nothing touched; a
+    device whose IMEI is held at another station, or comes with another device UUID, fails
+    with nothing written. Exit 0 only when every device succeeded.
     """
     from xsudo.content import decrypt_tag_warning
     from xsudo.errors import BadInputError
@@ -76,7 +83,11 @@ def provision(
         warn(f"{manifest}: [[credential]] #{spec.index}: {decrypt_tag_warning(spec.tag)}")
     request = AuthRequest(auth or loaded.auth, key_name or loaded.key, loaded.slot)
     settings = auth_settings(request, passphrase_file)  # the key is unlocked before any port
-    reports = _run_with_progress(loaded, list(ports), settings, connection, passphrase_file)
+    app_context().ensure_home()
+    with open_ledger(ledger_url) as ledger:  # no write without a record: before any port
+        reports = _run_with_progress(
+            loaded, list(ports), settings, connection, passphrase_file, ledger
+        )
     lines = [json.dumps(r.to_json(), sort_keys=True) for r in reports]
     if report is not None:
         try:
@@ -114,6 +125,7 @@ def _run_with_progress(
     settings: AuthSettings,
     connection: Connection,
     passphrase_file: Path | None,
+    ledger: Ledger,
 ) -> list[DeviceReport]:
     """Run the fleet with progress on stderr: a live bar per port on a terminal, else one
     plain line per change of a port's status (never cut to a width)."""
@@ -128,6 +140,7 @@ def _run_with_progress(
             home=app_context().ensure_home(),
             store=key_store(passphrase_file),
             progress=progress,
+            ledger=ledger,
             **connection.channel_options(),
         )
 

@@ -21,6 +21,14 @@ other ports are still being opened, and ports are closed by their workers (``+CM
 restored) in parallel. Audit records from the workers are group-committed
 (:mod:`xsudo.audit.log`), so 64 workers share fsyncs instead of queueing for one each.
 
+With a ledger (:mod:`xsudo.ledger.recording`), phase 1 also reads each device's identity
+(model, firmware, ``%DEVICEUUID``; all read-only), and phase 3 claims the IMEI before the
+device's first command of the plan: a claim the ledger refuses (the IMEI is held at another
+station, or comes with another device UUID) fails that device with nothing written, and
+every device that was claimed is recorded, written or not, with the audit head stored after
+its record. A device that the same manifest provisioned before comes out ``unchanged`` by the
+writer's SHA comparison (nothing is written, CFUN is not touched).
+
 Each device yields a :class:`DeviceReport` (the JSON-lines report's object).
 """
 
@@ -28,15 +36,15 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from xsudo.at.channel import ChannelOptions
 from xsudo.at.modem import Modem
 from xsudo.audit.log import AuditLog
 from xsudo.ca import CertificateAuthority
-from xsudo.errors import BadInputError, XsudoError
+from xsudo.errors import BadInputError, OperationFailed, XsudoError
 from xsudo.provision.keygen import KeyGenerator
 from xsudo.provision.manifest import (
     Finish,
@@ -53,6 +61,9 @@ from xsudo.provision.session import DeviceSession
 from xsudo.provision.writer import CredentialWriter, CredResult
 from xsudo.signing import Signer
 
+if TYPE_CHECKING:
+    from xsudo.ledger.store import Ledger
+
 Progress = Callable[[str, int, int, str], None]
 """``progress(port, done, total, status)`` - called from worker threads."""
 
@@ -67,6 +78,8 @@ class DeviceReport:
     results: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
     audit_head: dict[str, Any] | None = None
+    ledger_record: int | None = None
+    """The id of the device's ledger record (``None``: no ledger, or not recorded)."""
     failure: XsudoError | None = field(default=None, repr=False, compare=False)
     """The error behind ``error`` (its message, hint and remedy), not in the JSON."""
     failure_where: str = field(default="", compare=False)
@@ -85,7 +98,18 @@ class DeviceReport:
             "results": self.results,
             "error": self.error,
             "audit_head": self.audit_head,
+            "ledger_record": self.ledger_record,
         }
+
+
+@dataclass(frozen=True)
+class LedgerRun:
+    """Where a fleet run records its devices: the open ``ledger``, this ``station``'s
+    name, and the ``plan_hash`` of every record (the manifest's SHA-256)."""
+
+    ledger: Ledger
+    station: str
+    plan_hash: str | None
 
 
 @dataclass
@@ -99,6 +123,12 @@ class _Device:
     """Why this device's files failed validation (stops the whole run)."""
     finish: Finish = field(default_factory=Finish)
     """The manifest's last steps, run once every credential succeeded."""
+    device_uuid: str | None = None
+    model: str | None = None
+    firmware: str | None = None
+    certificates: dict[int, str] = field(default_factory=dict)
+    """The client certificate (PEM) each ``issue`` entry wrote, by its position in
+    ``report.results``: the ledger keeps it for nRF Cloud onboarding exports."""
     report: DeviceReport = field(init=False)
 
     def __post_init__(self) -> None:
@@ -114,9 +144,13 @@ def run_fleet(
     channel: ChannelOptions | None = None,
     progress: Progress | None = None,
     signer_for: Callable[[str], Signer] | None = None,
+    ledger: LedgerRun | None = None,
 ) -> list[DeviceReport]:
     """Provision every port; see the module contract. Raises :class:`BadInputError` (after
     closing every port) when any file for any device fails validation.
+
+    ``ledger``: record every device there (opened by the caller before any port: no write
+    without a record).
 
     ``signer_for(name)`` opens a CA key from the key store; it is needed when the manifest
     has ``issue`` entries. ``channel`` holds the options every port is opened with (baud,
@@ -142,8 +176,8 @@ def run_fleet(
             stack.callback(_close, device)
         _in_two_phases(
             devices,
-            lambda d: _connect(d, options, manifest, signing, authorities),
-            lambda d: _provision(d, settings, audit, notify),
+            lambda d: _connect(d, options, manifest, signing, authorities, ledger is not None),
+            lambda d: _provision(d, settings, audit, notify, ledger),
         )
     head = audit.head() if audit is not None else None
     for device in devices:
@@ -211,12 +245,16 @@ def _connect(
     manifest: Manifest,
     signing: bool,
     authorities: dict[int, CertificateAuthority],
+    identify: bool = False,
 ) -> None:
-    """Phase 1 for one device: open, identify, then load and validate its files (a bad file
-    is kept in ``device.invalid``, a device error in the report)."""
+    """Phase 1 for one device: open, identify (with ``identify``: also what the ledger
+    records), then load and validate its files (a bad file is kept in ``device.invalid``, a
+    device error in the report)."""
     try:
         device.modem = Modem.open(device.port, **channel)
         device.report.imei = device.modem.imei()  # the rest of the identity: if needed
+        if identify:
+            _identify(device, device.modem)
         device.identified = True
     except XsudoError as exc:
         device.report.fail(exc)
@@ -227,6 +265,19 @@ def _connect(
         )
     except BadInputError as exc:
         device.invalid = exc
+
+
+def _identify(device: _Device, modem: Modem) -> None:
+    """Read model, firmware and device UUID for the ledger (read-only). A value the modem
+    does not give, or gives in a form that fails its check, is left ``None``: the record
+    then lacks it, and the write is not stopped for it."""
+    from xsudo.provision.attest import listed_device_uuid
+
+    with suppress(XsudoError):
+        identity = modem.identity()
+        device.model, device.firmware = identity.model, identity.mfw
+    with suppress(XsudoError):
+        device.device_uuid = listed_device_uuid(modem)
 
 
 def _close(device: _Device) -> None:
@@ -265,17 +316,78 @@ def _apply(
         "key_sha": outcome.keygen.key_sha,
         "cose_signature": outcome.keygen.signature.status,
     }
-    return outcome.written, {**outcome.written.to_json(), "issued": issued}
+    return outcome.written, {
+        **outcome.written.to_json(),
+        "issued": issued,
+        "certificate_pem": outcome.cert_pem.decode("ascii"),
+    }
 
 
 def _provision(
-    device: _Device, settings: AuthSettings, audit: AuditLog | None, notify: Progress
+    device: _Device,
+    settings: AuthSettings,
+    audit: AuditLog | None,
+    notify: Progress,
+    ledger: LedgerRun | None = None,
 ) -> None:
-    """Phase 3 for one device: write its plan, then close its port."""
+    """Phase 3 for one device: write its plan (recorded, with a ledger), then close its
+    port."""
     try:
-        _write_plan(device, settings, audit, notify)
+        if ledger is None or device.modem is None or not device.identified:
+            _write_plan(device, settings, audit, notify)
+        else:
+            _write_recorded(device, settings, audit, notify, ledger)
     finally:
         _close(device)
+
+
+def _write_recorded(
+    device: _Device,
+    settings: AuthSettings,
+    audit: AuditLog | None,
+    notify: Progress,
+    ledger: LedgerRun,
+) -> None:
+    """:func:`_write_plan` inside the ledger's claim and record (module contract). A claim
+    refused, or a ledger that fails, is this device's failure; nothing is written without
+    the claim."""
+    from xsudo.ledger.recording import device_record, key_fingerprint_of
+
+    report, total = device.report, len(device.plan)
+    if report.imei is None:
+        report.fail(
+            OperationFailed(
+                "the modem reports no IMEI (AT+CGSN), so the ledger cannot record it; "
+                "nothing was written",
+                "provision modems with production firmware (test firmware has no IMEI)",
+            )
+        )
+        notify(device.port, 0, total, "failed: no IMEI")
+        return
+    try:
+        with device_record(
+            ledger.ledger,
+            ledger.station,
+            imei=report.imei,
+            device_uuid=device.device_uuid,
+            plan_hash=ledger.plan_hash,
+            model=device.model,
+            firmware=device.firmware,
+            audit=audit,
+        ) as run:
+            _write_plan(device, settings, audit, notify)
+            for position, result in enumerate(report.results):
+                run.add(result, device.certificates.get(position))
+            if not report.ok:
+                run.fail(report.error or "failed")
+            run.key_fingerprint = key_fingerprint_of(settings.signer, run.entries)
+    except XsudoError as exc:  # refused claim (nothing written) or a ledger failure
+        written = bool(report.results)
+        report.ok = False
+        report.fail(exc, "ledger" if written else "")
+        notify(device.port, len(report.results), total, "failed: ledger")
+        return
+    report.ledger_record = run.record_id
 
 
 def _write_plan(
@@ -329,6 +441,9 @@ def _write_items(
             device.report.fail(exc, f"credential #{prepared.spec.index}")
             notify(device.port, done, len(plan), "failed")
             return
+        pem = record.pop("certificate_pem", None)
+        if pem is not None:
+            device.certificates[len(device.report.results)] = pem
         device.report.results.append(record)
         if not result.ok:
             device.report.fail(result.refusal(), f"credential #{prepared.spec.index}")
