@@ -1,0 +1,145 @@
+"""``xsudo apply``: write a pre-signed plan to every --port, with no private key."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from xsudo.cli.context import app_context
+from xsudo.cli.deviceopts import Connection, connection_options
+from xsudo.cli.output import emit, emit_json, note
+
+if TYPE_CHECKING:
+    from xsudo.plans.apply import BoardOutcome
+
+
+@click.command()
+@click.argument("plan_path", metavar="PLAN", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--port",
+    "ports",
+    multiple=True,
+    required=True,
+    help="A modem's port or URL; repeat for each device.",
+)
+@click.option(
+    "--trust",
+    "trust_files",
+    multiple=True,
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A trusted approver's public key (PEM); repeat.",
+)
+@click.option(
+    "--approvals",
+    type=click.IntRange(1, 16),
+    default=1,
+    show_default=True,
+    help="How many distinct trusted keys must have signed the plan.",
+)
+@click.option(
+    "--ledger",
+    "ledger_url",
+    default=None,
+    help="Ledger URL (default: $XSUDO_LEDGER, else the SQLite file in the home).",
+)
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="Apply over another plan's run, and overwrite different content.",
+)
+@connection_options
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per board on stdout.")
+def apply(
+    plan_path: Path,
+    ports: tuple[str, ...],
+    trust_files: tuple[Path, ...],
+    approvals: int,
+    ledger_url: str | None,
+    replace: bool,
+    connection: Connection,
+    as_json: bool,
+) -> None:
+    """Write PLAN's pre-signed lines to every --port, one worker per port; no key store.
+
+    The plan is refused (exit 2) before any port is opened when a signature does not
+    verify, fewer than --approvals trusted keys signed it, or it expired. A board whose slot
+    does not hold the plan's key gets nothing. Exit 1 when any board failed or was a
+    duplicate.
+    """
+    from xsudo.audit.log import AuditLog
+    from xsudo.cli.plan import load_trusted
+    from xsudo.errors import BadInputError
+    from xsudo.ledger.recording import open_ledger, station_id
+    from xsudo.plans.apply import apply_to_port
+    from xsudo.plans.verify import load_and_verify
+
+    twice = sorted({port for port in ports if ports.count(port) > 1})
+    if twice:
+        raise BadInputError(f"port {twice[0]} is given twice", "give each port once")
+    plan = load_and_verify(plan_path, load_trusted(trust_files), approvals)
+    home = app_context().ensure_home()
+    audit = AuditLog.in_home(home)
+    audit.check_appendable()  # no write without a record: before any device is touched
+    if any(port.strip().lower().startswith("sim://") for port in ports):
+        import xsudo.sim
+
+        xsudo.sim.register_url_handler()
+    station = station_id()
+    with open_ledger(ledger_url, home) as ledger:
+
+        def work(port: str) -> BoardOutcome:
+            return apply_to_port(
+                plan,
+                port,
+                ledger=ledger,
+                audit=audit,
+                station=station,
+                replace=replace,
+                channel=connection.channel_options(),
+            )
+
+        outcomes = _run(ports, work)
+    for outcome in outcomes:
+        if as_json:
+            emit_json(outcome.to_json())
+        else:
+            emit(_text(outcome))
+    bad = [o for o in outcomes if not o.ok]
+    note(f"{len(outcomes) - len(bad)} of {len(outcomes)} boards ok (plan sha256:{plan.plan_hash})")
+    if bad:
+        raise click.exceptions.Exit(1)
+
+
+def _run(ports: tuple[str, ...], work: Callable[[str], BoardOutcome]) -> list[BoardOutcome]:
+    """``work(port)`` for every port, each on a thread of its own; outcomes in port order."""
+    outcomes: list[BoardOutcome | None] = [None] * len(ports)
+    errors: list[BaseException] = []
+
+    def target(index: int, port: str) -> None:
+        try:
+            outcomes[index] = work(port)
+        except BaseException as exc:  # re-raised by the main thread
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=target, args=(i, p), name=f"xsudo-apply-{i}")
+        for i, p in enumerate(ports)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return [o for o in outcomes if o is not None]
+
+
+def _text(outcome: BoardOutcome) -> str:
+    imei = outcome.imei or "?"
+    line = f"{outcome.port}: {outcome.status} (IMEI {imei})"
+    return f"{line}: {outcome.error}" if outcome.error else line

@@ -1,0 +1,428 @@
+"""Apply a verified plan to one device: no private key, only the pre-signed lines.
+
+:func:`apply_to_port`, for one port (run one per port, each on its own thread):
+
+1. open the port and read the identity (read-only); a device without an IMEI fails when a
+   ledger is kept (the ledger is keyed by IMEI);
+2. read the plan's slot (``AT%XPMNG=2``): unless it holds the plan's line key (fingerprint
+   compare) nothing is written; a hidden slot (514) cannot be confirmed and is refused;
+3. claim the IMEI in the ledger. A claim held elsewhere, or another device UUID:
+   ``duplicate`` (the ledger flags it), nothing written. The ledger's latest ``ok`` run of
+   the IMEI by the same plan: when the device holds every entry's content the board is
+   ``unchanged`` (no write, no new record); when it does not, the IMEI is on a second board
+   (or the board was wiped): ``duplicate``, nothing written, unless ``replace``. A run by
+   another plan or manifest needs ``replace``;
+4. for each entry: content with the entry's SHA already stored: ``unchanged``; different
+   content: refused unless the entry or ``replace`` allows it; else the modem goes offline
+   (one trip for the board, previous CFUN restored: :class:`HeldOffline`), the line is sent
+   exactly as signed, and ``AT%CMNG=1,<tag>,<type>`` must list the entry's SHA (a delete:
+   nothing);
+5. record each change in the audit log, then the run in the ledger (releasing the claim)
+   and the audit head.
+
+A board's failure never raises: it is the outcome (``failed`` or ``duplicate``) with a
+one-line reason. Bad input (an empty plan) raises before any I/O.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal, cast
+
+from xsudo.at.channel import ChannelOptions
+from xsudo.at.modem import Modem, ModemIdentity
+from xsudo.audit.log import AuditLog
+from xsudo.command import parse_xsudo_line
+from xsudo.content import cred_type_label
+from xsudo.crypto import fingerprint, load_public_key
+from xsudo.errors import BadInputError, CmeCode, ModemError, XsudoError
+from xsudo.ledger.errors import LedgerConflict
+from xsudo.ledger.recording import credential_entry, store_audit_head
+from xsudo.plans.model import PlanEntry, PlanError, VerifiedPlan
+from xsudo.provision.offline import HeldOffline
+
+if TYPE_CHECKING:
+    from xsudo.ledger.records import Claim
+    from xsudo.ledger.store import Ledger
+
+Status = Literal["written", "unchanged", "failed", "duplicate"]
+
+
+class _BoardStop(Exception):
+    """This board stops here with ``status`` and a one-line ``reason``."""
+
+    def __init__(self, status: Status, reason: str) -> None:
+        super().__init__(reason)
+        self.status: Status = status
+        self.reason = reason
+
+
+@dataclass
+class BoardOutcome:
+    """One board's result (the ``apply --json`` line)."""
+
+    port: str
+    imei: str | None
+    status: Status
+    error: str | None
+    results: list[dict[str, Any]]
+    started: datetime
+    ended: datetime
+    plan_hash: str = ""
+    record_id: int | None = None
+    audit_head: dict[str, Any] | None = field(default=None)
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("written", "unchanged")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "port": self.port,
+            "imei": self.imei,
+            "status": self.status,
+            "ok": self.ok,
+            "error": self.error,
+            "results": self.results,
+            "plan_hash": self.plan_hash,
+            "ledger_record": self.record_id,
+            "audit_head": self.audit_head,
+            "started": self.started.isoformat(),
+            "ended": self.ended.isoformat(),
+        }
+
+
+@dataclass
+class _Board:
+    """Everything one run of :func:`apply_to_port` knows about its board."""
+
+    plan: VerifiedPlan
+    modem: Modem
+    outcome: BoardOutcome
+    identity: ModemIdentity | None = None
+    claim: Claim | None = None
+
+
+def apply_to_port(
+    plan: VerifiedPlan,
+    port: str,
+    *,
+    ledger: Ledger | None,
+    audit: AuditLog | None,
+    station: str,
+    replace: bool = False,
+    channel: ChannelOptions | None = None,
+) -> BoardOutcome:
+    """Apply ``plan`` to the device on ``port`` (module contract); never raises for a
+    board's failure."""
+    if not plan.entries:
+        raise PlanError("the plan holds no entries")
+    started = datetime.now(UTC)
+    outcome = BoardOutcome(port, None, "failed", None, [], started, started, plan.plan_hash)
+    try:
+        modem = Modem.open(port, **(channel or {}))
+    except XsudoError as exc:
+        return _ended(outcome, "failed", f"cannot open {port}: {_line(exc)}")
+    board = _Board(plan, modem, outcome)
+    try:
+        status = _run(board, ledger, audit, station, replace)
+        _ended(outcome, status, None)
+    except _BoardStop as stop:
+        _ended(outcome, stop.status, stop.reason)
+    except XsudoError as exc:
+        _ended(outcome, "failed", _line(exc))
+    finally:
+        if board.claim is not None and ledger is not None:  # not recorded: give it back
+            with contextlib.suppress(XsudoError):
+                ledger.release(board.claim)
+        modem.close()
+    if audit is not None:
+        with contextlib.suppress(XsudoError):
+            head = audit.head()
+            outcome.audit_head = head.to_json() if head is not None else None
+    return outcome
+
+
+def _ended(outcome: BoardOutcome, status: Status, error: str | None) -> BoardOutcome:
+    outcome.status, outcome.error, outcome.ended = status, error, datetime.now(UTC)
+    return outcome
+
+
+def _line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return " ".join(text.split())
+
+
+def _run(
+    board: _Board, ledger: Ledger | None, audit: AuditLog | None, station: str, replace: bool
+) -> Status:
+    modem, plan = board.modem, board.plan
+    board.identity = modem.identity()
+    board.outcome.imei = board.identity.imei
+    if ledger is not None and board.identity.imei is None:
+        raise _BoardStop("failed", "the device reports no IMEI; the ledger cannot record it")
+    _check_slot(modem, plan)
+    stored = {(e.tag, e.type): _stored_sha(modem, e) for e in plan.entries}
+    if ledger is not None:
+        assert board.identity.imei is not None
+        if _claim(board, ledger, station, stored, replace):
+            return "unchanged"
+    changed = _write_entries(board, stored, audit, replace)
+    status: Status = "written" if changed else "unchanged"
+    failed = next((r for r in board.outcome.results if r["action"] == "failed"), None)
+    if ledger is not None:
+        _record(board, ledger, audit, station, failed)
+    if failed is not None:
+        raise _BoardStop("failed", str(failed["message"]))
+    return status
+
+
+def _check_slot(modem: Modem, plan: VerifiedPlan) -> None:
+    """Refuse unless the plan's slot holds the plan's line key."""
+    where = f"slot {plan.slot}"
+    try:
+        pem = modem.xpmng_read(plan.slot)
+    except ModemError as exc:
+        if exc.kind == "CME" and exc.code == CmeCode.NO_ACCESS:
+            raise _BoardStop(
+                "failed",
+                f"{where} cannot be read (+CME ERROR: 514, hidden): xsudo cannot confirm it "
+                "holds the plan's key; nothing written",
+            ) from None
+        raise _BoardStop(
+            "failed", f"{where} cannot be read ({_line(exc)}); nothing written"
+        ) from None
+    if pem is None:
+        raise _BoardStop(
+            "failed",
+            f"{where} holds no public key: upload the plan key's public half "
+            f"({plan.key_fingerprint[:16]}...) first; nothing written",
+        )
+    try:
+        held = fingerprint(load_public_key(pem))
+    except BadInputError:
+        held = "an unreadable key"
+    if held != plan.key_fingerprint:
+        raise _BoardStop(
+            "failed",
+            f"{where} holds key {held[:16]}..., the plan was signed with "
+            f"{plan.key_fingerprint[:16]}...; nothing written",
+        )
+
+
+def _stored_sha(modem: Modem, entry: PlanEntry) -> str | None:
+    """The SHA (lower-case) the modem lists at the entry's tag/type, or ``None``."""
+    found = [e for e in modem.cmng_list(entry.tag, entry.type) if e.type == entry.type]
+    if not found:
+        return None
+    return (found[0].sha or "").lower() or "listed"
+
+
+def _holds_plan(plan: VerifiedPlan, stored: dict[tuple[int, int], str | None]) -> bool:
+    """Does the device hold what the plan leaves (every write's SHA, no deleted entry)?"""
+    return all(
+        stored[(e.tag, e.type)] == e.sha256
+        if e.action == "write"
+        else stored[(e.tag, e.type)] is None
+        for e in plan.entries
+    )
+
+
+def _claim(
+    board: _Board,
+    ledger: Ledger,
+    station: str,
+    stored: dict[tuple[int, int], str | None],
+    replace: bool,
+) -> bool:
+    """Claim the IMEI (see the module contract); True when the board is ``unchanged`` by
+    the ledger's record (the claim is then given back)."""
+    plan, imei = board.plan, board.outcome.imei
+    assert imei is not None
+    try:
+        board.claim = ledger.begin_device(imei, None, station, plan.plan_hash)
+    except LedgerConflict as exc:
+        raise _BoardStop("duplicate", f"{_line(exc)}; nothing written") from None
+    previous = ledger.previous_for(imei)
+    if previous is None or replace:
+        return False
+    where = f"station {previous.station} at {previous.finished_at.isoformat()}"
+    if previous.plan_hash == plan.plan_hash:
+        if _holds_plan(plan, stored):
+            board.outcome.results = [_result(e, "unchanged", stored, None) for e in plan.entries]
+            return True
+        raise _BoardStop(
+            "duplicate",
+            f"the ledger records IMEI {imei} as provisioned with this plan ({where}), but "
+            "this device does not hold its content: a second device with the same IMEI, or "
+            "a wiped one; nothing written (apply with replace to provision it again)",
+        )
+    raise _BoardStop(
+        "failed",
+        f"the ledger records IMEI {imei} as provisioned with another plan or manifest "
+        f"({previous.plan_hash or 'none'}, {where}); nothing written (apply with replace to "
+        "apply this plan over it)",
+    )
+
+
+def _result(
+    entry: PlanEntry,
+    action: str,
+    stored: dict[tuple[int, int], str | None],
+    message: str | None,
+    sha: str | None = None,
+) -> dict[str, Any]:
+    """One entry's result, with the keys of a ``cred write --json`` object."""
+    previous = stored.get((entry.tag, entry.type))
+    after = sha if sha is not None else (entry.sha256 if action != "failed" else previous)
+    return {
+        "tag": entry.tag,
+        "type": cred_type_label(entry.type),
+        "type_id": entry.type,
+        "sha": after.upper() if after else None,
+        "previous_sha": previous.upper() if previous else None,
+        "action": action,
+        "auth": "xsudo" if action in ("written", "replaced", "deleted") else None,
+        "message": message or "",
+    }
+
+
+def _write_entries(
+    board: _Board,
+    stored: dict[tuple[int, int], str | None],
+    audit: AuditLog | None,
+    replace: bool,
+) -> bool:
+    """Write (delete) each entry that needs it, in one trip offline; True when anything
+    changed. A failure is the last result (``failed``) and stops the board."""
+    modem, results = board.modem, board.outcome.results
+    held = HeldOffline(modem)
+    changed = False
+    try:
+        for entry in board.plan.entries:
+            result = _one_entry(board, held, entry, stored, replace)
+            results.append(result)
+            _audit(board, audit, entry, result)
+            if result["action"] == "failed":
+                break
+            changed = changed or result["action"] in ("written", "replaced", "deleted")
+    finally:
+        if not held.restore() and results:  # the board may be left offline: a failure
+            results[-1] = {**results[-1], "action": "failed", "message": held.not_restored_note()}
+    return changed
+
+
+def _one_entry(
+    board: _Board,
+    held: HeldOffline,
+    entry: PlanEntry,
+    stored: dict[tuple[int, int], str | None],
+    replace: bool,
+) -> dict[str, Any]:
+    previous = stored[(entry.tag, entry.type)]
+    if entry.action == "write" and previous == entry.sha256:
+        return _result(entry, "unchanged", stored, "identical content is already stored")
+    if entry.action == "delete" and previous is None:
+        return _result(entry, "absent", stored, "nothing stored; nothing deleted", sha="")
+    if entry.action == "write" and previous is not None and not (replace or entry.replace):
+        return _result(
+            entry,
+            "failed",
+            stored,
+            f"tag {entry.tag} type {cred_type_label(entry.type)} already holds different "
+            f"content (SHA {previous.upper()}); nothing written (the plan's entry does not "
+            "allow replace; apply with replace to overwrite it)",
+        )
+    try:
+        with held:
+            board.modem.send_line(entry.line.encode("ascii"))
+        listed = _stored_sha(board.modem, entry)
+    except XsudoError as exc:
+        return _settle(board, entry, stored, exc)
+    if entry.action == "delete":
+        if listed is not None:
+            return _result(entry, "failed", stored, "after the delete the modem still lists it")
+        return _result(entry, "deleted", stored, None, sha="")
+    if listed != entry.sha256:
+        return _result(
+            entry,
+            "failed",
+            stored,
+            f"after the write the modem lists SHA {(listed or 'none').upper()}, the plan's "
+            f"content hashes to {(entry.sha256 or '').upper()}",
+            sha=listed or "",
+        )
+    return _result(entry, "replaced" if previous else "written", stored, None)
+
+
+def _settle(
+    board: _Board, entry: PlanEntry, stored: dict[tuple[int, int], str | None], exc: XsudoError
+) -> dict[str, Any]:
+    """After ``exc`` (the line may have reached the modem): read back once; a change that
+    landed after a link fault is a success, anything else a failure that says what the
+    read-back found."""
+    try:
+        listed = _stored_sha(board.modem, entry)
+    except XsudoError:
+        return _result(entry, "failed", stored, f"{_line(exc)}; read back: unknown")
+    landed = listed == entry.sha256 if entry.action == "write" else listed is None
+    if landed and not isinstance(exc, ModemError):
+        action = "deleted" if entry.action == "delete" else "written"
+        return _result(entry, action, stored, f"link fault ({_line(exc)}); read back", sha=listed)
+    verdict = "landed" if landed else "not-landed"
+    return _result(entry, "failed", stored, f"{_line(exc)}; read back: {verdict}")
+
+
+def _audit(board: _Board, audit: AuditLog | None, entry: PlanEntry, result: dict[str, Any]) -> None:
+    """One audit record per entry (what ``cred write`` records, plus the plan's hash)."""
+    if audit is None:
+        return
+    sent = result["auth"] == "xsudo" or result["action"] == "failed"
+    body = parse_xsudo_line(entry.line.encode("ascii")).body if sent else None
+    audit.append(
+        entry.action,
+        device_imei=board.outcome.imei,
+        tag=entry.tag,
+        type=entry.type,
+        sha=result["sha"],
+        previous_sha=result["previous_sha"],
+        auth=result["auth"],
+        auth_reason="pre-signed plan",
+        key_fingerprint=board.plan.key_fingerprint if sent else None,
+        data_len=len(body) if body is not None else None,
+        signed_sha256=hashlib.sha256(body).hexdigest() if body is not None else None,
+        plan_hash=board.plan.plan_hash,
+        result=result["action"] if result["action"] != "failed" else f"failed: {result['message']}",
+    )
+
+
+def _record(
+    board: _Board,
+    ledger: Ledger,
+    audit: AuditLog | None,
+    station: str,
+    failed: dict[str, Any] | None,
+) -> None:
+    """Record the run in the ledger (releasing the claim), then the audit head."""
+    claim, identity = board.claim, board.identity
+    assert claim is not None and identity is not None and board.outcome.imei is not None
+    entries = [e for e in (credential_entry(r) for r in board.outcome.results) if e is not None]
+    board.outcome.record_id = ledger.record_device(
+        imei=board.outcome.imei,
+        station=station,
+        result="failed" if failed is not None else "ok",
+        started_at=board.outcome.started,
+        finished_at=datetime.now(UTC),
+        credentials=entries,
+        model=identity.model,
+        firmware=identity.mfw,
+        plan_hash=board.plan.plan_hash,
+        key_fingerprint=board.plan.key_fingerprint,
+        error=cast(str, failed["message"])[:500] if failed is not None else None,
+        claim=claim,
+    )
+    board.claim = None
+    store_audit_head(ledger, station, audit)

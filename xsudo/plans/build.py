@@ -1,0 +1,175 @@
+"""Create a plan from a manifest, and add approvals to it.
+
+:func:`build_plan` loads the manifest, refuses what cannot be signed ahead of time (an
+``issue`` entry: the key is made on the device and its certificate issued from the CSR; a
+per-device ``{imei}`` file; ``[checks]`` and ``[finish]``, which run on the device and are
+not ``%CMNG`` changes), validates and normalises every file exactly as ``xsudo provision``
+does (:func:`xsudo.provision.manifest.prepare_device`), renders each write as the signed
+``AT%XSUDO`` line the writer would send (:func:`xsudo.at.commands.cmng_write`,
+:func:`xsudo.signing.sign_command`), and signs the payload (:mod:`xsudo.plans.jws`).
+Every line signature and the plan itself are recorded in the audit log (no content).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from xsudo.at import commands
+from xsudo.atomic import write_atomic
+from xsudo.audit.log import AuditLog
+from xsudo.crypto import fingerprint, public_key_pem
+from xsudo.errors import BadInputError
+from xsudo.fileio import MANIFEST_LIMIT, read_input
+from xsudo.plans.jws import JwsDocument, add_signature, new_document
+from xsudo.plans.model import (
+    DEFAULT_VALIDITY,
+    MAX_ENTRIES,
+    MAX_VALIDITY,
+    PLAN_FORMAT,
+    PLAN_VERSION,
+    PlanEntry,
+    PlanError,
+    canonical_json,
+    format_time,
+)
+from xsudo.plans.verify import ParsedPlan, parse_plan, read_plan
+from xsudo.provision.manifest import Manifest, check_decrypt_tags, load_manifest, prepare_device
+from xsudo.signing import Signer, sign_command
+
+
+def refuse_unsignable(manifest: Manifest) -> None:
+    """Raise :class:`PlanError` naming the first entry (or section) a plan cannot carry."""
+    for spec in manifest.credentials:
+        where = f"{manifest.path}: [[credential]] #{spec.index}"
+        if spec.issue is not None:
+            raise PlanError(
+                f"{where} issues a certificate: the key is generated on each device and its "
+                "certificate signed from that device's CSR, so it cannot be signed ahead",
+                "provision such entries from the manifest at a station that holds the key",
+            )
+        if spec.file is not None and ("{" in spec.file or "}" in spec.file):
+            raise PlanError(
+                f"{where} file {spec.file!r} is per device ({{imei}}): a plan carries only "
+                "content that is the same for every device",
+                "provision per-device files from the manifest at a station that holds the key",
+            )
+    if manifest.finish.expiry_within_days is not None or manifest.finish.production_done:
+        raise PlanError(
+            f"{manifest.path}: [checks] and [finish] run on each device, not as %CMNG "
+            "changes, so a plan cannot carry them",
+            "remove them from the manifest for the plan (or provision from the manifest)",
+        )
+    if len(manifest.credentials) > MAX_ENTRIES:
+        raise PlanError(f"{manifest.path}: a plan holds at most {MAX_ENTRIES} entries")
+
+
+def build_plan(
+    manifest_path: Path,
+    signer: Signer,
+    *,
+    slot: int | None = None,
+    validity: timedelta = DEFAULT_VALIDITY,
+    now: datetime | None = None,
+    audit: AuditLog | None = None,
+) -> tuple[JwsDocument, ParsedPlan]:
+    """The signed plan for the manifest at ``manifest_path`` (module contract).
+
+    ``slot`` defaults to the manifest's, else 0. Raises :class:`PlanError` (or the
+    manifest's and content's :class:`~xsudo.errors.BadInputError`) before anything is
+    signed.
+    """
+    if not timedelta(0) < validity <= MAX_VALIDITY:
+        raise PlanError(f"a plan is valid for at most {MAX_VALIDITY.days} days")
+    raw = read_input(manifest_path, "the manifest", limit=MANIFEST_LIMIT)
+    manifest = load_manifest(manifest_path)
+    refuse_unsignable(manifest)
+    check_decrypt_tags(manifest, "required")  # every plan line is an authenticated write
+    chosen = slot if slot is not None else (manifest.slot if manifest.slot is not None else 0)
+    prepared = prepare_device(manifest, None, signing=True)
+    if audit is not None:
+        audit.check_appendable()  # no signature without a record
+    created = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    key = signer.public_key()
+    key_fp = fingerprint(key)
+    entries = []
+    for item in prepared:
+        assert item.item is not None  # refuse_unsignable: no issue entries
+        command = commands.cmng_write(item.item.tag, int(item.item.cred_type), item.item.content)
+        signed = sign_command(command.body(), signer, slot=chosen)
+        if audit is not None:
+            audit.append(
+                "sign",
+                **signed.audit_fields(),
+                tag=item.item.tag,
+                type=int(item.item.cred_type),
+                result="plan",
+            )
+        entries.append(
+            PlanEntry(
+                "write",
+                item.item.tag,
+                int(item.item.cred_type),
+                signed.line,
+                hashlib.sha256(item.item.content).hexdigest(),
+                item.spec.replace,
+            )
+        )
+    payload = canonical_json(
+        {
+            "format": PLAN_FORMAT,
+            "version": PLAN_VERSION,
+            "created": format_time(created),
+            "not_after": format_time(created + validity),
+            "manifest_sha256": hashlib.sha256(raw).hexdigest(),
+            "key_fingerprint": key_fp,
+            "key_pem": public_key_pem(key),
+            "slot": chosen,
+            "entries": [entry.to_json() for entry in entries],
+        }
+    )
+    document = new_document(payload, signer)
+    parsed = parse_plan(document.to_bytes())  # the plan as any station will read it
+    if audit is not None:
+        audit.append(
+            "plan",
+            plan_hash=parsed.plan.plan_hash,
+            manifest_sha256=parsed.plan.manifest_sha256,
+            key_fingerprint=key_fp,
+            key_name=signer.name,
+            slot=chosen,
+            entries=len(entries),
+            not_after=format_time(parsed.plan.not_after),
+            result="created",
+        )
+    return document, parsed
+
+
+def approve_plan(path: Path, signer: Signer, *, audit: AuditLog | None = None) -> ParsedPlan:
+    """Add ``signer``'s signature to the plan in ``path`` (rewritten in place, payload
+    bytes unchanged); refuses a key that has signed it already."""
+    parsed = read_plan(path)
+    document = add_signature(parsed.document, signer)
+    if audit is not None:
+        audit.check_appendable()
+    write_plan(path, document, replace=True)
+    if audit is not None:
+        audit.append(
+            "plan",
+            plan_hash=parsed.plan.plan_hash,
+            key_fingerprint=fingerprint(signer.public_key()),
+            key_name=signer.name,
+            result="approved",
+        )
+    return parse_plan(document.to_bytes())
+
+
+def write_plan(path: Path, document: JwsDocument, *, replace: bool = False) -> None:
+    """Write the plan file atomically (mode 0644: a plan holds no secret)."""
+    try:
+        write_atomic(path, document.to_bytes(), mode=0o644, replace=replace)
+    except FileExistsError:
+        raise PlanError(f"{path} exists", "give another -o file, or remove it") from None
+    except OSError as exc:
+        raise BadInputError(f"cannot write the plan {path}: {exc.strerror or exc}") from None
