@@ -1,0 +1,243 @@
+"""``xsudo station`` as a command: options, the plan checked before any port, JSON lines,
+the interrupt handling, and end to end on simulated ``locked`` boards holding the plan key."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+import pytest
+
+from tests.plans.conftest import CA_TAG, PSK_ID_TAG, write_manifest
+from tests.station.fakes import Boards, wait_until
+from tests.support.boards import Result, snapshot
+from tests.support.signers import MemorySigner
+from xsudo.cli import station as station_cli
+from xsudo.plans.build import build_plan, write_plan
+from xsudo.sim import PtyServer
+from xsudo.station.runner import Station
+from xsudo.station.watch import Board as Seen
+from xsudo.station.watch import fixed_boards
+
+Run = Callable[..., Result]
+Board = Callable[..., PtyServer]
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        ([], "--port (one or more) or --watch"),
+        (["--port", "/dev/null", "--watch"], "--port (one or more) or --watch"),
+        (["--port", "/dev/null", "--ports-from", "x"], "go with --watch"),
+        (["--watch", "--ports-from", "x", "--port-glob", "y*"], "not both"),
+        (["--port", "/dev/null"], "--trust"),
+    ],
+)
+def test_usage_errors_are_exit_2(
+    xsudo: Run, tmp_path: Path, args: list[str], fragment: str
+) -> None:
+    result = xsudo("station", "--plan", str(tmp_path / "plan.json"), *args)
+    assert result.code == 2, result.err
+    assert fragment in result.err
+    assert result.out == ""
+
+
+@pytest.mark.parametrize("case", ["garbage", "untrusted signer", "too few approvals"])
+def test_a_bad_plan_is_refused_before_any_board(
+    xsudo: Run, board: Board, tmp_path: Path, case: str
+) -> None:
+    plan, public = plan_setup(xsudo, tmp_path)
+    server = locked_board(xsudo, board)
+    extra: list[str] = []
+    if case == "garbage":
+        plan.write_text('{"payload": "e30", "signatures": []}')
+    elif case == "untrusted signer":
+        document, _ = build_plan(plan.parent / "fleet.toml", MemorySigner(), now=datetime.now(UTC))
+        write_plan(plan, document, replace=True)
+    else:
+        extra = ["--approvals", "2"]
+    before = snapshot(server)
+    result = xsudo(
+        "station", "--plan", str(plan), "--trust", str(public), "--port", server.path, *extra
+    )
+    assert result.code == 2, result.err
+    assert result.err.startswith("error: ") and result.out == ""
+    assert snapshot(server) == before
+
+
+def test_json_lines_mode_prints_one_line_per_board_and_nothing_else(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    boards = Boards({"/dev/ttyACM1": "failed"})
+    runner, totals = station_cli._run(
+        boards,
+        fixed_boards(["/dev/ttyACM0", "/dev/ttyACM1"]),
+        once=True,
+        workers=4,
+        interval=0.01,
+        station="line-7",
+        as_json=True,
+    )
+    out = capsys.readouterr().out
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert sorted((d["port"], d["status"]) for d in lines) == [
+        ("/dev/ttyACM0", "written"),
+        ("/dev/ttyACM1", "failed"),
+    ]
+    assert {d["station"] for d in lines} == {"line-7"}
+    assert all(datetime.fromisoformat(d["time"]).tzinfo is not None for d in lines)
+    assert (totals.written, totals.failed) == (1, 1)
+    assert station_cli._report(runner, totals, "line-7", given=2) is True
+    err = capsys.readouterr().err
+    assert "1 failed" in err and "failed: /dev/ttyACM1" in err
+
+
+def test_first_interrupt_stops_gracefully_second_aborts() -> None:
+    runner = Station(Boards(), fixed_boards([]))
+    before = signal.getsignal(signal.SIGINT)
+    with pytest.raises(click.exceptions.Abort), station_cli._interrupts(runner):
+        handler = signal.getsignal(signal.SIGINT)
+        assert callable(handler)
+        handler(signal.SIGINT, None)
+        assert runner.stopping
+        handler(signal.SIGINT, None)
+    assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_an_abort_is_not_held_up_by_boards_in_flight() -> None:
+    boards = Boards(hold=True)
+    runner = Station(boards, fixed_boards(["/dev/ttyACM0"]), interval=0.01)
+
+    def source_then_abort() -> list[Seen]:
+        if boards.calls:  # the board is in flight: a second signal arrives now
+            runner.stop()
+            raise station_cli._SecondSignal()
+        return [Seen("/dev/ttyACM0")]
+
+    runner._source = source_then_abort
+    try:
+        with pytest.raises(click.exceptions.Abort), station_cli._interrupts(runner):
+            runner.run()
+        assert runner.totals().in_flight == 1  # returned without waiting for it
+    finally:
+        boards.release.set()
+
+
+# -- end to end with the real apply_to_port -------------------------------------------------
+
+
+def plan_setup(xsudo: Run, tmp_path: Path) -> tuple[Path, Path]:
+    """A plan signed by key store key ``factory``, and its public key file."""
+    from xsudo.api import open_key
+
+    assert xsudo("key", "generate", "factory").code == 0
+    public = tmp_path / "factory.pub"
+    public.write_text(xsudo("key", "export", "factory").out)
+    document, _ = build_plan(write_manifest(tmp_path), open_key("factory"), now=datetime.now(UTC))
+    plan = tmp_path / "plan.json"
+    write_plan(plan, document)
+    return plan, public
+
+
+def locked_board(xsudo: Run, board: Board, imei: str = "352656100000017") -> PtyServer:
+    server = board("locked", imei=imei)
+    upload = xsudo("device", "upload-key", "--port", server.path, "--key", "factory")
+    assert upload.code == 0, upload.err
+    return server
+
+
+def test_station_provisions_given_ports_then_finds_them_unchanged(
+    xsudo: Run, board: Board, tmp_path: Path
+) -> None:
+    plan, public = plan_setup(xsudo, tmp_path)
+    servers = [locked_board(xsudo, board, f"35265610000001{n}") for n in range(2)]
+    ledger = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    args = ["station", "--plan", str(plan), "--trust", str(public), "--ledger", ledger]
+    ports = [arg for server in servers for arg in ("--port", server.path)]
+    first = xsudo(*args, *ports, "--station-id", "line-1", "--json")
+    assert first.code == 0, first.err
+    lines = [json.loads(line) for line in first.out.splitlines()]
+    assert sorted(d["port"] for d in lines) == sorted(s.path for s in servers)
+    assert {d["status"] for d in lines} == {"written"}, lines
+    assert {d["station"] for d in lines} == {"line-1"}
+    for server in servers:
+        held = snapshot(server)
+        assert (CA_TAG, 0) in held and (PSK_ID_TAG, 4) in held
+    assert "2 done (2 written" in first.err
+    again = xsudo(*args, *ports, "--station-id", "line-1", "--json")
+    assert again.code == 0, again.err
+    assert {json.loads(line)["status"] for line in again.out.splitlines()} == {"unchanged"}
+
+
+def test_station_fails_a_board_without_the_plan_key(
+    xsudo: Run, board: Board, tmp_path: Path
+) -> None:
+    plan, public = plan_setup(xsudo, tmp_path)
+    bare = board("locked")  # no key in its slot: nothing may be written
+    before = snapshot(bare)
+    result = xsudo(
+        "station", "--plan", str(plan), "--trust", str(public), "--port", bare.path, "--json"
+    )
+    assert result.code == 1, result.err
+    (line,) = [json.loads(text) for text in result.out.splitlines()]
+    assert line["status"] == "failed" and line["error"]
+    assert snapshot(bare) == before
+    assert "failed: " in result.err
+
+
+def test_watch_provisions_a_board_plugged_in_and_stops_on_sigint(
+    xsudo: Run, board: Board, tmp_path: Path
+) -> None:
+    plan, public = plan_setup(xsudo, tmp_path)
+    server = locked_board(xsudo, board)
+    listing = tmp_path / "ports.txt"
+    finished = threading.Event()
+
+    def plug_then_interrupt() -> None:
+        listing.write_text(server.path + "\n")  # the board is plugged in
+        # the first write landed: the board is in flight, the handler installed (on a
+        # timeout the station is stopped all the same, and the assertions below fail)
+        with contextlib.suppress(AssertionError):
+            wait_until(lambda: (CA_TAG, 0) in snapshot(server) or finished.is_set(), 30)
+        if not finished.is_set():
+            os.kill(os.getpid(), signal.SIGINT)
+
+    helper = threading.Thread(target=plug_then_interrupt)
+    helper.start()
+    try:
+        result = xsudo(
+            "station", "--plan", str(plan), "--trust", str(public), "--watch",
+            "--ports-from", str(listing), "--poll", "0.05", "--json",
+        )  # fmt: skip
+    finally:
+        finished.set()
+        helper.join(30)
+    assert result.code == 0, result.err
+    (line,) = [json.loads(text) for text in result.out.splitlines()]
+    assert (line["port"], line["status"]) == (server.path, "written")
+    assert "stopping" in result.err and "1 done (1 written" in result.err
+
+
+def test_dashboard_mode_prints_the_table_not_json(capsys: pytest.CaptureFixture[str]) -> None:
+    boards = Boards({"/dev/ttyACM1": "failed"})
+    _, totals = station_cli._run(
+        boards,
+        fixed_boards(["/dev/ttyACM0", "/dev/ttyACM1"]),
+        once=True,
+        workers=4,
+        interval=0.01,
+        station="line-7",
+        as_json=False,
+    )
+    out = capsys.readouterr().out
+    assert "xsudo station line-7" in out and "/dev/ttyACM1" in out
+    assert "failed: /dev/ttyACM1" in out and "1 done (1 written" in out
+    assert '"status"' not in out
+    assert totals.failed == 1

@@ -1,0 +1,289 @@
+"""``xsudo station``: a provisioning station that applies one signed plan to every board.
+
+The plan is verified once, before any port is opened (a bad, expired or under-approved plan
+is exit 2 with no board touched). Each board then goes through
+:func:`xsudo.plans.apply.apply_to_port` in its own worker (:mod:`xsudo.station.runner`),
+recorded in the ledger. On a terminal the progress is a live dashboard
+(:mod:`xsudo.station.dashboard`); otherwise, or with ``--json``, stdout carries exactly one
+JSON line per board outcome (:mod:`xsudo.station.events`) and the totals go to stderr.
+
+Exit codes: 0 every board attempted was written or unchanged; 1 a board failed or was
+flagged as a duplicate, a given ``--port`` was never started (stopped first), or the run
+was aborted (second Ctrl-C); 2 bad plan, trust key, option or ledger URL; 3 the ledger
+cannot be reached.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from xsudo.cli.context import app_context
+from xsudo.cli.deviceopts import Connection, connection_options
+from xsudo.cli.ledger import ledger_option, open_ledger
+from xsudo.cli.output import json_option, note
+
+if TYPE_CHECKING:
+    from xsudo.crypto import PublicKey
+    from xsudo.plans.model import VerifiedPlan
+    from xsudo.station.events import Outcome
+    from xsudo.station.runner import ProvisionOne, Station, Totals
+    from xsudo.station.watch import BoardSource
+
+_PATH = click.Path(dir_okay=False, path_type=Path)
+
+
+@click.command()
+@click.option("--plan", "plan_file", type=_PATH, required=True, help="The signed plan (JSON).")
+@click.option(
+    "--trust",
+    "trust_files",
+    type=_PATH,
+    multiple=True,
+    help="A public key (PEM) whose signature on the plan counts; repeat for each. Required.",
+)
+@click.option(
+    "--approvals",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="How many of the trusted keys must have signed the plan.",
+)
+@ledger_option
+@click.option(
+    "--station-id",
+    "station_name",
+    default=None,
+    help="This station's name in the ledger (default: $XSUDO_STATION, else the host name).",
+)
+@click.option("--port", "ports", multiple=True, help="A board's port; repeat for each.")
+@click.option(
+    "--watch",
+    is_flag=True,
+    help="Run until stopped, provisioning every nRF91 kit plugged in by USB.",
+)
+@click.option(
+    "--ports-from",
+    type=_PATH,
+    default=None,
+    help="With --watch: the ports listed in FILE (one a line), re-read at every poll, "
+    "instead of USB.",
+)
+@click.option(
+    "--port-glob",
+    default=None,
+    metavar="PATTERN",
+    help="With --watch: the paths matching PATTERN at every poll, instead of USB.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=8,
+    show_default=True,
+    help="The most boards provisioned at once.",
+)
+@click.option(
+    "--poll",
+    "interval",
+    type=click.FloatRange(0.05, 60.0),
+    default=0.5,
+    show_default=True,
+    help="Seconds between two looks for new boards.",
+)
+@connection_options
+@json_option
+def station(
+    plan_file: Path,
+    trust_files: tuple[Path, ...],
+    approvals: int,
+    ledger_url: str | None,
+    station_name: str | None,
+    ports: tuple[str, ...],
+    watch: bool,
+    ports_from: Path | None,
+    port_glob: str | None,
+    workers: int,
+    interval: float,
+    connection: Connection,
+    as_json: bool,
+) -> None:
+    """Apply a signed plan to each --port once, or (--watch) to every nRF91 kit plugged in
+    until stopped.
+
+    The plan is verified first (signatures of --approvals of the --trust keys, expiry); a
+    plan that fails is refused before any board is touched. A board is known by its port
+    and USB serial number; it is provisioned once, and again only when its attempt failed
+    and it is unplugged and plugged in again. Ctrl-C finishes the boards in flight and
+    starts no new one; a second Ctrl-C aborts. Exit 0 when no board failed.
+    """
+    from xsudo.audit.log import AuditLog
+    from xsudo.ledger.recording import station_id
+    from xsudo.plans.apply import apply_to_port
+
+    source = _source(ports, watch, ports_from, port_glob)
+    plan = _verified_plan(plan_file, trust_files, approvals)
+    home = app_context().ensure_home()
+    audit = AuditLog.in_home(home)
+    audit.check_appendable()
+    name = station_name or station_id()
+    channel = connection.channel_options()
+    with open_ledger(ledger_url) as ledger:  # warns of a password on the command line
+
+        def provision_one(port: str) -> Outcome:
+            return apply_to_port(
+                plan, port, ledger=ledger, audit=audit, station=name, channel=channel
+            )
+
+        runner, totals = _run(
+            provision_one,
+            source,
+            once=not watch,
+            workers=workers,
+            interval=interval,
+            station=name,
+            as_json=as_json or not sys.stdout.isatty(),
+        )
+    if _report(runner, totals, name, given=len(dict.fromkeys(ports))):
+        raise click.exceptions.Exit(1)
+
+
+def _source(
+    ports: tuple[str, ...], watch: bool, ports_from: Path | None, port_glob: str | None
+) -> BoardSource:
+    """Where boards come from, from the options (usage errors are exit 2)."""
+    from xsudo.station.watch import fixed_boards, ports_from_file, usb_boards
+    from xsudo.station.watch import port_glob as glob_source
+
+    if bool(ports) == watch:
+        raise click.UsageError("give either --port (one or more) or --watch")
+    if (ports_from or port_glob) and not watch:
+        raise click.UsageError("--ports-from and --port-glob go with --watch")
+    if ports_from and port_glob:
+        raise click.UsageError("give --ports-from or --port-glob, not both")
+    if ports:
+        return fixed_boards(ports)
+    if ports_from:
+        return ports_from_file(ports_from)
+    if port_glob:
+        return glob_source(port_glob)
+    return usb_boards()
+
+
+def _verified_plan(plan_file: Path, trust_files: tuple[Path, ...], approvals: int) -> VerifiedPlan:
+    """The plan, its signatures checked against the ``--trust`` keys (exit 2 otherwise)."""
+    from xsudo.plans.verify import load_and_verify
+
+    if not trust_files:
+        raise click.UsageError("give --trust KEY.pub: the public key that signed the plan")
+    return load_and_verify(plan_file, _trusted(trust_files), approvals)
+
+
+def _trusted(trust_files: tuple[Path, ...]) -> list[PublicKey]:
+    from xsudo.cli.inputs import read_file
+    from xsudo.crypto import load_public_key
+
+    return [load_public_key(read_file(path, "trusted public key")) for path in trust_files]
+
+
+def _run(
+    provision_one: ProvisionOne,
+    source: BoardSource,
+    *,
+    once: bool,
+    workers: int,
+    interval: float,
+    station: str,
+    as_json: bool,
+) -> tuple[Station, Totals]:
+    """Run the station until done or stopped: JSON lines on stdout, or the dashboard."""
+    from xsudo.station.events import event_line
+    from xsudo.station.runner import Station
+
+    def print_line(outcome: Outcome) -> None:
+        click.echo(event_line(outcome, station))
+
+    runner = Station(
+        provision_one,
+        source,
+        once=once,
+        workers=workers,
+        interval=interval,
+        on_outcome=print_line if as_json else None,
+    )
+    with _interrupts(runner):
+        if as_json:
+            return runner, runner.run()
+        return runner, _run_live(runner, station)
+
+
+def _run_live(runner: Station, station: str) -> Totals:
+    """:meth:`Station.run` under a live dashboard on stdout (refreshed 4 times a second)."""
+    from rich.console import Console
+    from rich.live import Live
+
+    from xsudo.station.dashboard import live_view
+
+    console = Console(highlight=False, emoji=False)
+    with Live(
+        get_renderable=lambda: live_view(runner, title=f"xsudo station {station}"),
+        console=console,
+        refresh_per_second=4,
+        redirect_stdout=False,
+        redirect_stderr=False,
+    ):
+        return runner.run()
+
+
+class _SecondSignal(BaseException):
+    """The second SIGINT/SIGTERM. Not an ``Exception``: the runner, which finishes the
+    boards in flight before it re-raises an ``Exception``, lets this one through at once."""
+
+
+@contextmanager
+def _interrupts(runner: Station) -> Iterator[None]:
+    """SIGINT or SIGTERM stops the station gracefully; a second one aborts (``aborted``,
+    exit 1) without waiting for the boards in flight. Installed only in the main thread
+    (where Python delivers signals)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_signal(signum: int, frame: object) -> None:
+        if runner.stopping:
+            raise _SecondSignal()
+        runner.stop()
+        note("stopping: boards in flight finish, no new board starts (again to abort)")
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    except _SecondSignal:
+        raise click.exceptions.Abort() from None
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _report(runner: Station, totals: Totals, station: str, *, given: int) -> bool:
+    """The totals and every failure on stderr; True when the run failed (module
+    docstring's exit codes)."""
+    from xsudo.station.dashboard import totals_line
+
+    views = runner.snapshot()
+    note(f"station {station}: {totals_line(totals)}")
+    for view in views:
+        if view.state in ("failed", "duplicate") and view.outcome is not None:
+            imei = view.outcome.imei or "?"
+            note(f"{view.state}: {view.board.port} (IMEI {imei}): {view.outcome.error}")
+    never_started = sum(1 for view in views if view.attempts == 0)
+    if given and (never_started or len(views) < given):
+        note(f"{max(never_started, given - len(views))} given port(s) not started")
+        return True
+    return not totals.ok

@@ -1,0 +1,91 @@
+"""The station's live view on a terminal: one row per board, the totals, the failures.
+
+Everything shown that came from a board or a port list (port names, USB serial numbers,
+IMEIs, error text) is untrusted: it goes into the table as :func:`xsudo.cli.output.cell`
+values (rich ``Text``, control characters escaped), never as markup, so ``[red]`` or an
+escape sequence in an IMEI is shown as typed. Styles come only from this module.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from xsudo.cli.output import cell, printable
+from xsudo.station.runner import BoardView, Station, Totals
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+
+STYLES = {
+    "waiting": "dim",
+    "provisioning": "cyan",
+    "done": "green",
+    "unchanged": "green",
+    "failed": "bold red",
+    "duplicate": "bold magenta",
+}
+"""The style of each state's cell."""
+
+MAX_FAILURES = 10
+"""The most recent failures listed under the table."""
+
+
+def progress(view: BoardView) -> str:
+    """What the progress column says: how long a board has been in flight; how many
+    credentials its last attempt handled and how long it took; for a failure, when it
+    stopped."""
+    if view.state == "provisioning":
+        return f"running {view.seconds:.0f}s (attempt {view.attempts})"
+    if view.outcome is None:
+        return "unplugged" if not view.present else "queued"
+    took = (view.outcome.ended - view.outcome.started).total_seconds()
+    if view.state in ("failed", "duplicate"):
+        return f"stopped after {took:.1f}s"
+    count = len(view.outcome.to_json().get("results") or [])
+    noun = "credential" if count == 1 else "credentials"
+    return f"{count} {noun} in {took:.1f}s"
+
+
+def totals_line(totals: Totals) -> str:
+    """``12 done (10 written, 2 unchanged), 1 failed, 0 duplicate, 2 in flight, 0 waiting,
+    84/h``."""
+    return (
+        f"{totals.done} done ({totals.written} written, {totals.unchanged} unchanged), "
+        f"{totals.failed} failed, {totals.duplicate} duplicate, {totals.in_flight} in flight, "
+        f"{totals.waiting} waiting, {totals.per_hour:.0f}/h"
+    )
+
+
+def render(views: list[BoardView], totals: Totals, *, title: str = "station") -> RenderableType:
+    """The dashboard for ``views`` and ``totals``: the board table, the totals line and the
+    last :data:`MAX_FAILURES` failures with their one-line reason."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=Text(printable(title)), expand=False)
+    for column in ("port", "board", "state", "IMEI", "progress"):
+        table.add_column(column, no_wrap=True, overflow="ellipsis")
+    for view in views:
+        state = cell(view.state)
+        state.stylize(STYLES.get(view.state, ""))
+        board = " ".join(p for p in (view.board.kit, view.board.serial_number) if p) or None
+        imei = view.outcome.imei if view.outcome is not None else None
+        table.add_row(cell(view.board.port), cell(board), state, cell(imei), cell(progress(view)))
+    parts: list[RenderableType] = [table, Text(totals_line(totals), style="bold")]
+    failed = [
+        (view, view.outcome)
+        for view in views
+        if view.state in ("failed", "duplicate") and view.outcome is not None
+    ]
+    for view, outcome in failed[-MAX_FAILURES:]:
+        line = Text(f"{view.state}: ", style=STYLES[view.state])
+        line.append_text(cell(f"{view.board.port} (IMEI {outcome.imei or '?'}): "))
+        line.append_text(cell(outcome.error or "no reason given"))
+        parts.append(line)
+    return Group(*parts)
+
+
+def live_view(station: Station, *, title: str = "station") -> RenderableType:
+    """:func:`render` of ``station`` now (for ``rich.live.Live(get_renderable=...)``)."""
+    return render(station.snapshot(), station.totals(), title=title)
