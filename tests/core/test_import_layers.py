@@ -17,11 +17,13 @@ ROOT = Path(__file__).resolve().parents[2] / "xsudo"
 
 LAYERS: dict[str, int] = {
     "xsudo.cli": 7,
+    "xsudo.station": 7,  # beside the CLI: drives plans/ledger, prints through cli.output
     "xsudo.__main__": 7,
     "xsudo.api": 6,
     "xsudo.device": 6,
     "xsudo": 6,  # xsudo/__init__.py re-exports the public API (lazily)
     "xsudo.provision": 5,
+    "xsudo.plans": 5,
     "xsudo.keys": 4,
     "xsudo.audit": 4,
     "xsudo.ledger": 4,

@@ -173,11 +173,49 @@ ledger = LazyGroup(
     },
 )
 
+
+class _PlanGroup(LazyGroup):
+    """``xsudo plan MANIFEST ...`` is ``xsudo plan create MANIFEST ...``: a first argument
+    that is not a subcommand (nor an option) goes to ``create``."""
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            return "create", self.get_command(ctx, "create"), args
+        return super().resolve_command(ctx, args)
+
+
+plan = _PlanGroup(
+    "plan",
+    help="Pre-signed plans: create one from a manifest (xsudo plan MANIFEST -o PLAN), "
+    "approve it, show it.",
+    commands={
+        "approve": _command(
+            "plan:approve",
+            "Add a signature by --key to PLAN (the payload stays byte for byte the same).",
+        ),
+        "create": _command(
+            "plan:create",
+            "Create a plan: every %CMNG write of MANIFEST, signed ahead as AT%XSUDO lines, in a "
+            "signed JWS file.",
+        ),
+        "show": _command(
+            "plan:show",
+            "Show what PLAN writes, who signed it, when it expires, and whether it verifies.",
+        ),
+    },
+)
+
 COMMANDS: dict[str, click.Command | LazyCommand] = {
     "at": _command(
         "at:at",
         "Send one AT LINE to the modem and print its answer, with an error explained for that "
         "command; without LINE, a console (or one line per command from stdin).",
+    ),
+    "apply": _command(
+        "apply:apply",
+        "Write PLAN's pre-signed lines to every --port, one worker per port; no key store.",
     ),
     "audit": audit,
     "ca": ca,
@@ -193,6 +231,7 @@ COMMANDS: dict[str, click.Command | LazyCommand] = {
     ),
     "key": key,
     "ledger": ledger,
+    "plan": plan,
     "ports": _command(
         "ports:ports", "List serial ports; mark Nordic kits and the port --port auto would use."
     ),
@@ -202,6 +241,11 @@ COMMANDS: dict[str, click.Command | LazyCommand] = {
     ),
     "sign": _command("sign:sign", "Sign a command BODY (without AT) and print its AT%XSUDO line."),
     "sim": _command("sim:sim", "Run a simulated nRF91 modem until interrupted."),
+    "station": _command(
+        "station:station",
+        "Apply a signed plan to each --port once, or (--watch) to every nRF91 kit plugged in "
+        "until stopped.",
+    ),
     "verify": _command(
         "verify:verify", "Verify an AT%XSUDO LINE offline and diagnose why it fails."
     ),
