@@ -407,7 +407,9 @@ class SqliteRun:
         if claim is None or claim.imei != fields.get("imei") or fields.get("device_uuid"):
             return self.full().record_device(**fields)
         entries = [entry.checked() for entry in fields.get("credentials", ())]
-        row = _checked_row(
+        from xsudo.ledger.records import record_row
+
+        row = record_row(
             imei=fields["imei"],
             station=fields["station"],
             result=fields["result"],
@@ -482,43 +484,6 @@ class SqliteRun:
                 )
         except sqlite3.IntegrityError:
             self.full().store_audit_head(station, seq, hash)
-
-
-def _checked_row(
-    *,
-    imei: str,
-    station: str,
-    result: str,
-    started_at: datetime,
-    finished_at: datetime,
-    **optional: str | None,
-) -> dict[str, Any]:
-    """The ``device_records`` row, checked as the store checks it (:class:`BadInputError`)."""
-    from xsudo.errors import BadInputError
-    from xsudo.ledger.records import RESULTS, check_imei, check_text
-
-    check_imei(imei)
-    check_text("station", station, required=True)
-    if result not in RESULTS:
-        raise BadInputError(f"result {result!r} is not one of {', '.join(RESULTS)}")
-    for moment in (started_at, finished_at):
-        if not isinstance(moment, datetime) or moment.tzinfo is None:
-            raise BadInputError(
-                "the ledger needs timezone-aware start and end times", "give UTC datetimes"
-            )
-    if finished_at < started_at:
-        raise BadInputError("the run finished before it started", "check the clock")
-    for name, value in optional.items():
-        if name != "error":
-            check_text(name, value)
-    return {
-        "imei": imei,
-        "station": station,
-        "result": result,
-        "started_at": started_at,
-        "finished_at": finished_at,
-        **optional,
-    }
 
 
 class _Unusual(Exception):

@@ -317,3 +317,39 @@ def parse_since(text: str, now: datetime) -> datetime:
             "give an ISO 8601 date or time (2026-12-01, 2026-12-01T08:00Z) or a span "
             "such as 30m, 12h, 7d or 2w",
         ) from None
+
+
+def record_row(
+    *,
+    imei: str,
+    station: str,
+    result: str,
+    started_at: datetime,
+    finished_at: datetime,
+    **optional: str | None,
+) -> dict[str, Any]:
+    """The ``device_records`` row, every field checked (:class:`BadInputError`), times in
+    UTC: what :meth:`~xsudo.ledger.store.Ledger.record_device` and the quick SQLite path of
+    :mod:`xsudo.ledger.recording` both insert."""
+    check_imei(imei)
+    check_text("station", station, required=True)
+    if result not in RESULTS:
+        raise BadInputError(f"result {result!r} is not one of {', '.join(RESULTS)}")
+    for moment in (started_at, finished_at):
+        if not isinstance(moment, datetime) or moment.tzinfo is None:
+            raise BadInputError(
+                "the ledger needs timezone-aware start and end times", "give UTC datetimes"
+            )
+    if finished_at < started_at:
+        raise BadInputError("the run finished before it started", "check the clock")
+    for name, value in optional.items():
+        if name != "error":
+            check_text(name, value)
+    return {
+        "imei": imei,
+        "station": station,
+        "result": result,
+        "started_at": as_utc(started_at),
+        "finished_at": as_utc(finished_at),
+        **optional,
+    }

@@ -43,7 +43,6 @@ from xsudo.ledger.errors import (
 )
 from xsudo.ledger.migrate import current_revision, upgrade
 from xsudo.ledger.records import (
-    RESULTS,
     AuditHeadEntry,
     Claim,
     CredentialEntry,
@@ -57,6 +56,7 @@ from xsudo.ledger.records import (
     check_imei,
     check_text,
     iso,
+    record_row,
 )
 from xsudo.ledger.url import DEFAULT_FILE, LedgerTarget, resolve
 
@@ -276,7 +276,7 @@ class Ledger:
                 )
             device_uuid = device_uuid if device_uuid is not None else claim.device_uuid
             plan_hash = plan_hash if plan_hash is not None else claim.plan_hash
-        row = _record_row(
+        row = record_row(
             imei=imei,
             station=station,
             result=result,
@@ -645,40 +645,6 @@ def _stored_hash(connection: Connection, station: str, seq: int) -> str | None:
         select(heads.c.hash).where(heads.c.station == station, heads.c.seq == seq)
     ).scalar()
     return None if found is None else str(found)
-
-
-def _record_row(
-    *,
-    imei: str,
-    station: str,
-    result: str,
-    started_at: datetime,
-    finished_at: datetime,
-    **optional: str | None,
-) -> dict[str, Any]:
-    """The ``device_records`` row, every field checked (:class:`BadInputError`)."""
-    check_imei(imei)
-    check_text("station", station, required=True)
-    if result not in RESULTS:
-        raise BadInputError(f"result {result!r} is not one of {', '.join(RESULTS)}")
-    for moment in (started_at, finished_at):
-        if not isinstance(moment, datetime) or moment.tzinfo is None:
-            raise BadInputError(
-                "the ledger needs timezone-aware start and end times", "give UTC datetimes"
-            )
-    if finished_at < started_at:
-        raise BadInputError("the run finished before it started", "check the clock")
-    for name, value in optional.items():
-        if name != "error":
-            check_text(name, value)
-    return {
-        "imei": imei,
-        "station": station,
-        "result": result,
-        "started_at": as_utc(started_at),
-        "finished_at": as_utc(finished_at),
-        **optional,
-    }
 
 
 def _entry_row(record_id: int, position: int, entry: CredentialEntry) -> dict[str, Any]:
