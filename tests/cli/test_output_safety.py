@@ -136,3 +136,15 @@ def test_device_info_refuses_hostile_identity_in_one_clean_line(
     assert_no_controls(err)
     assert "firmware version" in err
     assert "\\x1b]0;pwn\\x07[bold]x[/]" in err
+
+
+@pytest.mark.parametrize(
+    ("ok", "total", "expected"),
+    [(1, 1, "1 board"), (3, 3, "3 boards"), (2, 3, "2 of 3 boards"), (0, 1, "0 of 1 board")],
+)
+def test_share_counts_in_the_right_number(ok: int, total: int, expected: str) -> None:
+    from xsudo.cli.output import counted, share
+
+    assert share(ok, total, "board") == expected
+    assert counted(1, "entry", "entries") == "1 entry"
+    assert counted(2, "entry", "entries") == "2 entries"

@@ -11,7 +11,7 @@ import click
 
 from xsudo.cli.context import app_context
 from xsudo.cli.deviceopts import Connection, connection_options
-from xsudo.cli.output import emit, emit_json, note
+from xsudo.cli.output import emit, emit_json, note, share
 
 if TYPE_CHECKING:
     from xsudo.plans.apply import BoardOutcome
@@ -110,7 +110,8 @@ def apply(
         else:
             emit(_text(outcome))
     bad = [o for o in outcomes if not o.ok]
-    note(f"{len(outcomes) - len(bad)} of {len(outcomes)} boards ok (plan sha256:{plan.plan_hash})")
+    ok = share(len(outcomes) - len(bad), len(outcomes), "board")
+    note(f"{ok} ok (plan sha256:{plan.plan_hash})")
     if bad:
         raise click.exceptions.Exit(1)
 

@@ -86,6 +86,19 @@ def file_option(*names: str, help: str) -> Callable[[F], F]:
     )
 
 
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """``"1 entry"``, ``"3 entries"``: the count and the noun in the right number
+    (``plural`` defaults to ``noun + "s"``)."""
+    return f"{count} {noun if count == 1 else (plural or noun + 's')}"
+
+
+def share(ok: int, total: int, noun: str, plural: str | None = None) -> str:
+    """``"1 device"``, ``"3 devices"`` when all ``total`` are ``ok``, else ``"2 of 3
+    devices"``."""
+    whole = counted(total, noun, plural)
+    return whole if ok == total else f"{ok} of {whole}"
+
+
 def note(message: str) -> None:
     """A human message on stderr, one line (see :func:`printable`; no markup)."""
     _stderr().print(printable(message), markup=False, emoji=False)

@@ -13,7 +13,7 @@ import click
 
 from xsudo.cli.context import app_context
 from xsudo.cli.keyopts import key_store, passphrase_file_option
-from xsudo.cli.output import emit, emit_json, note, warn
+from xsudo.cli.output import counted, emit, emit_json, note, warn
 from xsudo.cli.params import SLOT
 
 if TYPE_CHECKING:
@@ -85,7 +85,8 @@ def create(
         return
     plan = parsed.plan
     note(
-        f"wrote {output}: {len(plan.entries)} entries, key {name} slot {plan.slot}, "
+        f"wrote {output}: {counted(len(plan.entries), 'entry', 'entries')}, "
+        f"key {name} slot {plan.slot}, "
         f"expires {plan.not_after.isoformat()}, plan sha256:{plan.plan_hash}"
     )
 

@@ -115,8 +115,9 @@ def _failure(report: DeviceReport) -> str | None:
 
 def provisioned_summary(ok: int, total: int) -> str:
     """``"1 device"``, ``"3 devices"`` when all succeeded, else ``"2 of 3 devices"``."""
-    noun = "device" if total == 1 else "devices"
-    return f"{total} {noun}" if ok == total else f"{ok} of {total} {noun}"
+    from xsudo.cli.output import share
+
+    return share(ok, total, "device")
 
 
 def _run_with_progress(
