@@ -170,6 +170,9 @@ class Cluster:
                 {"d": name},
             ).one()
             values = {
+                "db_bytes": float(
+                    db.execute(text("SELECT pg_database_size(:d)"), {"d": name}).scalar_one()
+                ),
                 "commits": float(row[0]),
                 "rollbacks": float(row[1]),
                 "inserted": float(row[2]),
@@ -225,6 +228,14 @@ class Cluster:
         return self.url.replace("postgresql://", "postgresql+psycopg://").replace(
             "/xsudo_test?", f"/{name}?"
         )
+
+    def sessions(self, name: str) -> int:
+        """How many sessions are connected to database ``name`` now."""
+        with self.admin.connect() as db:
+            count: int = db.execute(
+                text("SELECT count(*) FROM pg_stat_activity WHERE datname = :d"), {"d": name}
+            ).scalar_one()
+        return count
 
     def close(self) -> None:
         self.admin.dispose()
@@ -383,7 +394,20 @@ def run_scenario(
         )
         for c in commands
     ]
-    outputs = [p.communicate() for p in processes]
+    peak = [0]
+    sampling = threading.Event()
+
+    def sample() -> None:  # the most sessions the run held at once, every 20 ms
+        while not sampling.wait(0.02):
+            peak[0] = max(peak[0], cluster.sessions(db))
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        outputs = [p.communicate() for p in processes]
+    finally:
+        sampling.set()
+        sampler.join()
     wall = time.perf_counter() - start
     board_seconds: list[float] = []
     for process, (out, err) in zip(processes, outputs, strict=True):
@@ -402,6 +426,7 @@ def run_scenario(
         "boards_per_min_per_station": count * 60 / wall,
         "board_s_median": statistics.median(board_seconds),
         "board_s_max": max(board_seconds),
+        "peak_sessions": peak[0],
         "db": delta,
     }
 
@@ -515,7 +540,7 @@ def report(
     print(
         f"{'scenario':<18}{'procs':>6}{'boards':>7}{'wall s':>8}{'board s':>12}"
         f"{'boards/min':>11}{'/station':>9}   per board: {'commits':>7}{'calls':>6}"
-        f"{'exec ms':>8}{'WAL B':>7}"
+        f"{'exec ms':>8}{'WAL B':>7}{'sessions':>9}"
     )
     for r in rows:
         d = {key: value / r["boards"] for key, value in r["db"].items()}
@@ -526,12 +551,14 @@ def report(
             f"{r['scenario']:<18}{r['processes']:>6}{r['boards']:>7}{r['wall_s']:>8.2f}"
             f"{board_s:>12}{r['boards_per_min']:>11.1f}{r['boards_per_min_per_station']:>9.1f}"
             f"{'':>14}{d['commits']:>7.1f}{calls:>6}{exec_ms:>8}{d['wal']:>7.0f}"
+            f"{r['peak_sessions']:>9}"
         )
     m = pooled
     line = (
         f"per board (all runs): {m['commits']:.1f} commits, {m['inserted']:.1f} rows inserted, "
         f"{m['updated']:.1f} updated, {m['deleted']:.1f} deleted, "
-        f"{m['row_bytes']:.0f} bytes of rows stored, {m['wal']:.0f} WAL bytes"
+        f"{m['row_bytes']:.0f} bytes of rows stored ({m['db_bytes']:.0f} of database with "
+        f"indexes and pages), {m['wal']:.0f} WAL bytes"
     )
     if statements:
         line += f", {m['calls']:.1f} statements, {m['exec_ms']:.2f} ms server execution"
