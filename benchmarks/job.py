@@ -357,13 +357,19 @@ def child_env(cache: Path) -> dict[str, str]:
 
 
 def make_home(template: Path, env: dict[str, str]) -> None:
-    subprocess.run(
-        xsudo_cmd("--home", str(template), "key", "generate", KEY_NAME, "--store", "file"),
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        check=True,
-    )
+    """A home as a station has it after its first day: the signing key, and the ledger
+    (created and migrated once, here, outside the clock: ``xsudo ledger list`` opens it)."""
+    for command in (
+        ("key", "generate", KEY_NAME, "--store", "file"),
+        ("ledger", "list"),
+    ):
+        subprocess.run(
+            xsudo_cmd("--home", str(template), *command),
+            env=env,
+            cwd=REPO,
+            capture_output=True,
+            check=True,
+        )
 
 
 def unlock_seconds(home: Path, env: dict[str, str]) -> float:

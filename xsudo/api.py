@@ -34,7 +34,7 @@ from xsudo.signing import SignedCommand, Signer, sign_command
 
 if TYPE_CHECKING:  # the fleet runner loads with provision(), the key stores with a key
     from xsudo.keys import KeyStore
-    from xsudo.ledger.store import Ledger
+    from xsudo.ledger.recording import RunLedger
     from xsudo.provision.fleet import DeviceReport, Progress
     from xsudo.provision.manifest import Manifest
 
@@ -129,7 +129,7 @@ def provision(
     audit: AuditLog | bool = True,
     store: KeyStore | None = None,
     progress: Progress | None = None,
-    ledger: Ledger | str | bool | None = None,
+    ledger: RunLedger | str | bool | None = None,
     station: str | None = None,
     **channel: Any,
 ) -> list[DeviceReport]:
@@ -176,7 +176,7 @@ def provision(
     opened = _open_ledger(ledger, home)
     try:
         run = LedgerRun(
-            opened if opened is not None else cast("Ledger", ledger),
+            opened if opened is not None else cast("RunLedger", ledger),
             station or station_id(),
             manifest_hash(loaded.path.read_bytes()) if loaded.path.is_file() else None,
         )
@@ -239,15 +239,17 @@ def _audit_log(audit: AuditLog | bool, home: Path | str | None) -> AuditLog | No
     return AuditLog.in_home(ensure_home(resolve_home(Path(home) if home is not None else None)))
 
 
-def _open_ledger(ledger: object, home: Path | str | None) -> Ledger | None:
+def _open_ledger(ledger: object, home: Path | str | None) -> RunLedger | None:
     """The ledger to open for ``ledger`` (``True``: the default, a string: that URL), or
-    ``None`` when the caller gave an open one."""
+    ``None`` when the caller gave an open one. Opened for recording runs
+    (:func:`~xsudo.ledger.recording.open_for_run`: an existing SQLite ledger is written
+    without loading SQLAlchemy)."""
     if ledger is not True and not isinstance(ledger, str):
         return None
-    from xsudo.ledger.recording import open_ledger
+    from xsudo.ledger.recording import open_for_run
 
     where = ensure_home(resolve_home(Path(home) if home is not None else None))
-    return open_ledger(None if ledger is True else ledger, where)
+    return open_for_run(None if ledger is True else ledger, where)
 
 
 def _load_simulator(port: str) -> None:

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from xsudo.cli import print_error
-from xsudo.cli.context import app_context
 from xsudo.cli.deviceopts import (
     AuthRequest,
     Connection,
@@ -267,7 +266,9 @@ def write(
         _dry_run(item, auth, password, as_json)
         return
     settings = auth_settings(auth, passphrase_file)
-    ledger = _open_for_run(ledger_url)  # no write without a record: before the port opens
+    from xsudo.cli.ledger import open_run_ledger
+
+    ledger = open_run_ledger(ledger_url)  # no write without a record: before the port opens
     with (
         closing(ledger),
         open_device(connection, settings, passphrase_file) as dev,
@@ -282,17 +283,6 @@ def write(
     if run.head_problem:
         warn(f"the audit head was not stored in the ledger: {run.head_problem}")
     _show_result(result, as_json, _checked_json(item))
-
-
-def _open_for_run(url: str | None) -> RunLedger:
-    """The ledger for this write (:func:`xsudo.ledger.recording.open_for_run`: the quick
-    path on the home's SQLite file), with a warning for a password on the command line."""
-    from xsudo.ledger.recording import open_for_run
-    from xsudo.ledger.url import mask_url
-
-    if url is not None and mask_url(url) != url:
-        warn("the ledger URL on the command line holds a password that other users can see")
-    return open_for_run(url, app_context().home)
 
 
 @contextmanager

@@ -21,6 +21,7 @@ from xsudo.cli.output import cell, emit, emit_json, json_option, stdout_console,
 
 if TYPE_CHECKING:
     from xsudo.ledger import DeviceHistory, DeviceRecord, Ledger
+    from xsudo.ledger.recording import RunLedger
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -42,11 +43,26 @@ def ledger_option(function: F) -> F:
 def open_ledger(url: str | None) -> Ledger:
     """The ledger at ``url`` (``None``: the default), opened and migrated."""
     from xsudo.ledger import Ledger
+
+    _warn_password(url)
+    return Ledger.open(url, app_context().home)
+
+
+def open_run_ledger(url: str | None) -> RunLedger:
+    """The ledger at ``url`` opened for recording device runs
+    (:func:`xsudo.ledger.recording.open_for_run`: an existing SQLite ledger is written
+    without loading SQLAlchemy)."""
+    from xsudo.ledger.recording import open_for_run
+
+    _warn_password(url)
+    return open_for_run(url, app_context().home)
+
+
+def _warn_password(url: str | None) -> None:
     from xsudo.ledger.url import mask_url
 
     if url is not None and mask_url(url) != url:
         warn("the ledger URL on the command line holds a password that other users can see")
-    return Ledger.open(url, app_context().home)
 
 
 @click.command("list")

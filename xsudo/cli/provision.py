@@ -20,12 +20,12 @@ from xsudo.cli.deviceopts import (
 )
 from xsudo.cli.hints import cli_text
 from xsudo.cli.keyopts import key_store, passphrase_file_option
-from xsudo.cli.ledger import ledger_option, open_ledger
+from xsudo.cli.ledger import ledger_option, open_run_ledger
 from xsudo.cli.output import emit_json, file_option, note, printable, warn
 from xsudo.cli.params import AUTH_MODES
 
 if TYPE_CHECKING:
-    from xsudo.ledger.store import Ledger
+    from xsudo.ledger.recording import RunLedger
     from xsudo.provision.fleet import DeviceReport
     from xsudo.provision.manifest import Manifest
     from xsudo.provision.policy import AuthMode, AuthSettings
@@ -84,10 +84,13 @@ def provision(
     request = AuthRequest(auth or loaded.auth, key_name or loaded.key, loaded.slot)
     settings = auth_settings(request, passphrase_file)  # the key is unlocked before any port
     app_context().ensure_home()
-    with open_ledger(ledger_url) as ledger:  # no write without a record: before any port
+    ledger = open_run_ledger(ledger_url)  # no write without a record: before any port
+    try:
         reports = _run_with_progress(
             loaded, list(ports), settings, connection, passphrase_file, ledger
         )
+    finally:
+        ledger.close()
     lines = [json.dumps(r.to_json(), sort_keys=True) for r in reports]
     if report is not None:
         try:
@@ -126,7 +129,7 @@ def _run_with_progress(
     settings: AuthSettings,
     connection: Connection,
     passphrase_file: Path | None,
-    ledger: Ledger,
+    ledger: RunLedger,
 ) -> list[DeviceReport]:
     """Run the fleet with progress on stderr: a live bar per port on a terminal, else one
     plain line per change of a port's status (never cut to a width)."""

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -289,12 +290,16 @@ class SqliteRun:
     """The three writes of one device run on a SQLite ledger at :data:`HEAD_REVISION`, with
     ``sqlite3``: the same rows, in the same transactions (``BEGIN IMMEDIATE``), as
     :class:`~xsudo.ledger.Ledger` writes them (a test compares them). Refusals and conflicts
-    are handed to the full store (:meth:`full`), which writes the flags and raises."""
+    are handed to the full store (:meth:`full`), which writes the flags and raises.
+
+    Thread-safe: a fleet's workers share one run; its one connection runs one transaction
+    at a time (a lock), as SQLite's own write lock would make them anyway."""
 
     def __init__(self, connection: Any, url: str | None, home: Path) -> None:
         self._db = connection
         self._url, self._home = url, home
         self._full: Ledger | None = None
+        self._lock = threading.RLock()
 
     @classmethod
     def open(cls, url: str | None, home: Path, path: Path) -> SqliteRun | None:
@@ -305,7 +310,7 @@ class SqliteRun:
         from xsudo.ledger.migrate import HEAD_REVISION
 
         try:
-            db = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+            db = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
         except sqlite3.Error:
             return None
         try:
@@ -320,9 +325,10 @@ class SqliteRun:
 
     def full(self) -> Ledger:
         """The full store on the same ledger (opened on first use)."""
-        if self._full is None:
-            self._full = open_ledger(self._url, self._home)
-        return self._full
+        with self._lock:
+            if self._full is None:
+                self._full = open_ledger(self._url, self._home)
+            return self._full
 
     def close(self) -> None:
         self._db.close()
@@ -344,21 +350,22 @@ class SqliteRun:
 
         from xsudo.ledger.errors import LedgerUnavailable
 
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
+        with self._lock:
             try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-        except sqlite3.OperationalError as exc:
-            if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
-            raise LedgerUnavailable(
-                f"the ledger file did not answer ({str(exc).splitlines()[0][:200]})",
-                "another program may hold it locked; retry, or close that program",
-            ) from None
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise LedgerUnavailable(
+                    f"the ledger file did not answer ({str(exc).splitlines()[0][:200]})",
+                    "another program may hold it locked; retry, or close that program",
+                ) from None
 
     def begin_device(
         self, imei: str, device_uuid: str | None, station: str, plan_hash: str | None

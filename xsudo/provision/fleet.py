@@ -62,7 +62,7 @@ from xsudo.provision.writer import CredentialWriter, CredResult
 from xsudo.signing import Signer
 
 if TYPE_CHECKING:
-    from xsudo.ledger.store import Ledger
+    from xsudo.ledger.recording import RunLedger
 
 Progress = Callable[[str, int, int, str], None]
 """``progress(port, done, total, status)`` - called from worker threads."""
@@ -107,7 +107,7 @@ class LedgerRun:
     """Where a fleet run records its devices: the open ``ledger``, this ``station``'s
     name, and the ``plan_hash`` of every record (the manifest's SHA-256)."""
 
-    ledger: Ledger
+    ledger: RunLedger
     station: str
     plan_hash: str | None
 
