@@ -179,3 +179,20 @@ def test_plan_refuses_a_per_device_manifest_in_one_line(
     assert done.code == 2 and done.out == ""
     assert done.err.startswith("error: ") and "per device" in done.err
     assert not (tmp_path / "p.json").exists()
+
+
+def test_apply_with_one_worker_writes_every_board_in_port_order(
+    board: Callable[..., PtyServer],  # noqa: F811
+    xsudo: Run,  # noqa: F811
+    station: dict[str, Path],
+) -> None:
+    """``--workers 1`` takes the boards one at a time; every board is written and the
+    report keeps the order of the ``--port`` options."""
+    servers = [locked_board(board, xsudo) for _ in range(3)]
+    paths = [s.path for s in servers]
+    done = apply(xsudo, station["plan"], station["pub"], *paths, extra=("--workers", "1"))
+    assert done.code == 0, done.err
+    lines = [json.loads(line) for line in done.out.splitlines()]
+    assert [line["port"] for line in lines] == paths
+    assert [line["status"] for line in lines] == ["written"] * 3
+    assert "3 boards ok" in done.err

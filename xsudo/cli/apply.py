@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -52,6 +51,13 @@ if TYPE_CHECKING:
     is_flag=True,
     help="Apply over another plan's run, and overwrite different content.",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=8,
+    show_default=True,
+    help="The most boards written at once (each holds a ledger connection while it works).",
+)
 @connection_options
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per board on stdout.")
 def apply(
@@ -61,10 +67,11 @@ def apply(
     approvals: int,
     ledger_url: str | None,
     replace: bool,
+    workers: int,
     connection: Connection,
     as_json: bool,
 ) -> None:
-    """Write PLAN's pre-signed lines to every --port, one worker per port; no key store.
+    """Write PLAN's pre-signed lines to every --port, up to --workers at once; no key store.
 
     The plan is refused (exit 2) before any port is opened when a signature does not
     verify, fewer than --approvals trusted keys signed it, or it expired. A board whose slot
@@ -103,7 +110,7 @@ def apply(
                 channel=connection.channel_options(),
             )
 
-        outcomes = _run(ports, work)
+        outcomes = _run(ports, work, workers)
     for outcome in outcomes:
         if as_json:
             emit_json(outcome.to_json())
@@ -116,28 +123,21 @@ def apply(
         raise click.exceptions.Exit(1)
 
 
-def _run(ports: tuple[str, ...], work: Callable[[str], BoardOutcome]) -> list[BoardOutcome]:
-    """``work(port)`` for every port, each on a thread of its own; outcomes in port order."""
-    outcomes: list[BoardOutcome | None] = [None] * len(ports)
-    errors: list[BaseException] = []
+def _run(
+    ports: tuple[str, ...], work: Callable[[str], BoardOutcome], workers: int
+) -> list[BoardOutcome]:
+    """``work(port)`` for every port, at most ``workers`` at once (a ledger on PostgreSQL
+    lends each one a connection from a bounded pool); outcomes in port order. An exception
+    (bad input, not a board's failure) is re-raised once every started board has ended."""
+    from concurrent.futures import ThreadPoolExecutor
 
-    def target(index: int, port: str) -> None:
-        try:
-            outcomes[index] = work(port)
-        except BaseException as exc:  # re-raised by the main thread
-            errors.append(exc)
-
-    threads = [
-        threading.Thread(target=target, args=(i, p), name=f"xsudo-apply-{i}")
-        for i, p in enumerate(ports)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if errors:
-        raise errors[0]
-    return [o for o in outcomes if o is not None]
+    if not ports:
+        return []
+    with ThreadPoolExecutor(
+        max_workers=min(workers, len(ports)), thread_name_prefix="xsudo-apply"
+    ) as pool:
+        futures = [pool.submit(work, port) for port in ports]
+    return [future.result() for future in futures]
 
 
 def _text(outcome: BoardOutcome) -> str:
