@@ -215,7 +215,7 @@ COMMANDS: dict[str, click.Command | LazyCommand] = {
     ),
     "apply": _command(
         "apply:apply",
-        "Write PLAN's pre-signed lines to every --port, one worker per port; no key store.",
+        "Write PLAN's pre-signed lines to every --port, up to --workers at once; no key store.",
     ),
     "audit": audit,
     "ca": ca,
