@@ -108,3 +108,11 @@ def test_a_sha_mismatch_fails_the_demo(
     assert "client.key" in result.err and "sha256sum says" in result.err
     assert "Done." not in result.out
     assert list(demo_tmp.iterdir()) == []  # cleaned up on failure too
+
+
+def test_the_demo_never_prints_private_key_content(xsudo, demo_tmp: Path) -> None:
+    """The client key's signed line is shown without its content, armour included."""
+    result: Result = xsudo("demo")
+    assert result.code == 0, result.err
+    assert "PRIVATE KEY" not in result.out + result.err
+    assert '%CMNG=0,16842754,2,"<private key>" (' in result.out

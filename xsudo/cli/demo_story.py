@@ -88,15 +88,22 @@ def shorten(line: bytes, *, signed: bool = False) -> str:
 
     A ``signed`` (``%XSUDO``) line keeps the start of its signature and of the command
     after ``;``.
-    A line break byte shows as ``\\x0a``, the two characters ``\\n`` as they are.
+    A line break byte shows as ``\\x0a``, the two characters ``\\n`` as they are. Private
+    key content is never shown, not even its armour: it becomes ``"<private key>"``.
     """
     text = printable(line.decode("latin-1"))
-    if len(text) <= SHOWN:
+    secret = text.find('"-----BEGIN ')
+    hidden = secret >= 0 and "PRIVATE KEY-----" in text[secret : secret + 48]
+    if hidden:
+        text = f'{text[: secret + 1]}<private key>"'
+    elif len(text) <= SHOWN:
         return text
     head, quote_semicolon, body = text.partition('";')
     if signed and quote_semicolon:
         prefix, _, signature = head.partition(',"')
         text = f'{prefix},"{signature[:12]}...";{body}'
+    if hidden:
+        return f"{text} ({len(line)} bytes)"
     cut = text[:SHOWN]
     escape = cut.rfind("\\x")
     if escape > SHOWN - 4:  # never half an escape
