@@ -108,7 +108,7 @@ def connect(
     if log is not None:
         log.check_appendable()
     name = resolve_port(port, choose=choose_port)
-    _load_simulator(name)
+    load_simulator(name)
     modem = Modem.open(name, **_channel_options(channel))
     try:
         session = DeviceSession(modem, AuthSettings(policy.value, signer, slot), log)
@@ -159,7 +159,7 @@ def provision(
     if chosen is not None and mode != AuthPolicy.NEVER:
         signer = open_key(chosen, store=keys) if isinstance(chosen, str) else chosen
     for port in ports:
-        _load_simulator(port)
+        load_simulator(port)
     settings = AuthSettings(mode.value, signer, loaded.slot)
     options = _channel_options(channel)
     if ledger is None or ledger is False:
@@ -252,9 +252,10 @@ def _open_ledger(ledger: object, home: Path | str | None) -> RunLedger | None:
     return open_for_run(None if ledger is True else ledger, where)
 
 
-def _load_simulator(port: str) -> None:
-    """Make ``sim://`` URLs openable when this connection uses one (the simulator is
-    imported only then)."""
+def load_simulator(port: str) -> None:
+    """Make ``sim://`` URLs openable when ``port`` is one (the simulator is imported only
+    then); nothing for any other port. Whatever opens ports with
+    :meth:`xsudo.at.modem.Modem.open` directly (``apply``, ``station``) calls it per port."""
     if port.strip().lower().startswith(SIM_SCHEME):
         import xsudo.sim
 

@@ -10,7 +10,9 @@ import click
 
 from xsudo.cli.context import app_context
 from xsudo.cli.deviceopts import Connection, connection_options
+from xsudo.cli.ledger import ledger_option, open_ledger
 from xsudo.cli.output import emit, emit_json, note, share
+from xsudo.cli.plan import trust_options, verified_plan
 
 if TYPE_CHECKING:
     from xsudo.plans.apply import BoardOutcome
@@ -25,27 +27,8 @@ if TYPE_CHECKING:
     required=True,
     help="A modem's port or URL; repeat for each device.",
 )
-@click.option(
-    "--trust",
-    "trust_files",
-    multiple=True,
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="A trusted approver's public key (PEM); repeat.",
-)
-@click.option(
-    "--approvals",
-    type=click.IntRange(1, 16),
-    default=1,
-    show_default=True,
-    help="How many distinct trusted keys must have signed the plan.",
-)
-@click.option(
-    "--ledger",
-    "ledger_url",
-    default=None,
-    help="Ledger URL (default: $XSUDO_LEDGER, else the SQLite file in the home).",
-)
+@trust_options
+@ledger_option
 @click.option(
     "--replace",
     is_flag=True,
@@ -78,26 +61,23 @@ def apply(
     does not hold the plan's key gets nothing. Exit 1 when any board failed or was a
     duplicate.
     """
+    from xsudo.api import load_simulator
     from xsudo.audit.log import AuditLog
-    from xsudo.cli.plan import load_trusted
     from xsudo.errors import BadInputError
-    from xsudo.ledger.recording import open_ledger, station_id
+    from xsudo.ledger.recording import station_id
     from xsudo.plans.apply import apply_to_port
-    from xsudo.plans.verify import load_and_verify
 
     twice = sorted({port for port in ports if ports.count(port) > 1})
     if twice:
         raise BadInputError(f"port {twice[0]} is given twice", "give each port once")
-    plan = load_and_verify(plan_path, load_trusted(trust_files), approvals)
+    plan = verified_plan(plan_path, trust_files, approvals)
     home = app_context().ensure_home()
     audit = AuditLog.in_home(home)
     audit.check_appendable()  # no write without a record: before any device is touched
-    if any(port.strip().lower().startswith("sim://") for port in ports):
-        import xsudo.sim
-
-        xsudo.sim.register_url_handler()
+    for port in ports:
+        load_simulator(port)
     station = station_id()
-    with open_ledger(ledger_url, home) as ledger:
+    with open_ledger(ledger_url) as ledger:  # warns of a password on the command line
 
         def work(port: str) -> BoardOutcome:
             return apply_to_port(

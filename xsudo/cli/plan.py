@@ -6,8 +6,9 @@ argument that is not a subcommand to ``create``; see :mod:`xsudo.cli.app`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -18,9 +19,11 @@ from xsudo.cli.params import SLOT
 
 if TYPE_CHECKING:
     from xsudo.crypto import PublicKey
+    from xsudo.plans.model import VerifiedPlan
     from xsudo.plans.verify import ParsedPlan, SignatureStatus
 
 _PATH = click.Path(dir_okay=False, path_type=Path)
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @click.command("create")
@@ -142,6 +145,36 @@ def show(plan_path: Path, trust_files: tuple[Path, ...], as_json: bool) -> None:
         _print_summary(summary)
     if any(status.valid is False for status in statuses):
         raise click.exceptions.Exit(1)
+
+
+def trust_options(function: F) -> F:
+    """``--trust KEY.pub`` (repeated) and ``--approvals K``: whose signatures on a plan
+    count, and how many of them it needs (``apply``, ``station``). At least one ``--trust``
+    is required; :func:`verified_plan` says so, after the command's own usage checks."""
+    function = click.option(
+        "--approvals",
+        type=click.IntRange(1, 16),
+        default=1,
+        show_default=True,
+        help="How many distinct trusted keys must have signed the plan.",
+    )(function)
+    return click.option(
+        "--trust",
+        "trust_files",
+        multiple=True,
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="A trusted approver's public key (PEM); repeat for each. Required.",
+    )(function)
+
+
+def verified_plan(plan_path: Path, trust_files: tuple[Path, ...], approvals: int) -> VerifiedPlan:
+    """The plan at ``plan_path``, its signatures checked against the ``--trust`` keys
+    (:func:`xsudo.plans.verify.load_and_verify`; exit 2 before any port is opened)."""
+    from xsudo.plans.verify import load_and_verify
+
+    if not trust_files:
+        raise click.UsageError("give --trust KEY.pub: the public key that signed the plan")
+    return load_and_verify(plan_path, load_trusted(trust_files), approvals)
 
 
 def load_trusted(paths: tuple[Path, ...]) -> list[PublicKey]:

@@ -29,10 +29,9 @@ from xsudo.cli.context import app_context
 from xsudo.cli.deviceopts import Connection, connection_options
 from xsudo.cli.ledger import ledger_option, open_ledger
 from xsudo.cli.output import json_option, note
+from xsudo.cli.plan import trust_options, verified_plan
 
 if TYPE_CHECKING:
-    from xsudo.crypto import PublicKey
-    from xsudo.plans.model import VerifiedPlan
     from xsudo.station.events import Outcome
     from xsudo.station.runner import ProvisionOne, Station, Totals
     from xsudo.station.watch import BoardSource
@@ -42,20 +41,7 @@ _PATH = click.Path(dir_okay=False, path_type=Path)
 
 @click.command()
 @click.option("--plan", "plan_file", type=_PATH, required=True, help="The signed plan (JSON).")
-@click.option(
-    "--trust",
-    "trust_files",
-    type=_PATH,
-    multiple=True,
-    help="A public key (PEM) whose signature on the plan counts; repeat for each. Required.",
-)
-@click.option(
-    "--approvals",
-    type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="How many of the trusted keys must have signed the plan.",
-)
+@trust_options
 @ledger_option
 @click.option(
     "--station-id",
@@ -128,7 +114,7 @@ def station(
     from xsudo.plans.apply import apply_to_port
 
     source = _source(ports, watch, ports_from, port_glob)
-    plan = _verified_plan(plan_file, trust_files, approvals)
+    plan = verified_plan(plan_file, trust_files, approvals)
     home = app_context().ensure_home()
     audit = AuditLog.in_home(home)
     audit.check_appendable()
@@ -174,22 +160,6 @@ def _source(
     if port_glob:
         return glob_source(port_glob)
     return usb_boards()
-
-
-def _verified_plan(plan_file: Path, trust_files: tuple[Path, ...], approvals: int) -> VerifiedPlan:
-    """The plan, its signatures checked against the ``--trust`` keys (exit 2 otherwise)."""
-    from xsudo.plans.verify import load_and_verify
-
-    if not trust_files:
-        raise click.UsageError("give --trust KEY.pub: the public key that signed the plan")
-    return load_and_verify(plan_file, _trusted(trust_files), approvals)
-
-
-def _trusted(trust_files: tuple[Path, ...]) -> list[PublicKey]:
-    from xsudo.cli.inputs import read_file
-    from xsudo.crypto import load_public_key
-
-    return [load_public_key(read_file(path, "trusted public key")) for path in trust_files]
 
 
 def _run(
