@@ -241,3 +241,33 @@ def test_dashboard_mode_prints_the_table_not_json(capsys: pytest.CaptureFixture[
     assert "failed: /dev/ttyACM1" in out and "1 done (1 written" in out
     assert '"status"' not in out
     assert totals.failed == 1
+
+
+def test_station_opens_sim_ports_in_a_fresh_process(xsudo: Run, tmp_path: Path) -> None:
+    """A ``sim://`` port works in ``xsudo station`` run as its own process (where nothing
+    else has loaded the simulator): the board is written, and is in its state file."""
+    import subprocess
+    import sys
+
+    from xsudo.sim import load_nvm
+
+    plan, public = plan_setup(xsudo, tmp_path)
+    state = tmp_path / "board.json"
+    port = f"sim://?profile=locked&imei=352656100000025&state={state}"
+    upload = xsudo("device", "upload-key", "--port", port, "--key", "factory")
+    assert upload.code == 0, upload.err
+    ledger = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    env = {**os.environ, "XSUDO_HOME": str(tmp_path / "station-home")}
+    args = ["station", "--plan", str(plan), "--trust", str(public), "--ledger", ledger]
+    done = subprocess.run(
+        [sys.executable, "-m", "xsudo", *args, "--port", port, "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["status"] == "written"
+    stored = load_nvm(state)
+    assert stored is not None and (CA_TAG, 0) in stored.credentials

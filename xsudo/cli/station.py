@@ -109,6 +109,7 @@ def station(
     and it is unplugged and plugged in again. Ctrl-C finishes the boards in flight and
     starts no new one; a second Ctrl-C aborts. Exit 0 when no board failed.
     """
+    from xsudo.api import load_simulator
     from xsudo.audit.log import AuditLog
     from xsudo.ledger.recording import station_id
     from xsudo.plans.apply import apply_to_port
@@ -123,6 +124,7 @@ def station(
     with open_ledger(ledger_url) as ledger:  # warns of a password on the command line
 
         def provision_one(port: str) -> Outcome:
+            load_simulator(port)
             return apply_to_port(
                 plan, port, ledger=ledger, audit=audit, station=name, channel=channel
             )
