@@ -17,6 +17,7 @@ that :func:`connect` returns); the CLI adds options, prompts and printing. Contr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -85,7 +86,7 @@ def connect(
     slot: int | None = None,
     home: Path | str | None = None,
     audit: AuditLog | bool = True,
-    store: KeyStore | None = None,
+    store: KeyStore | Callable[[], KeyStore] | None = None,
     choose_port: Chooser | None = None,
     **channel: Any,
 ) -> Device:
@@ -99,11 +100,13 @@ def connect(
     log, or an :class:`~xsudo.audit.log.AuditLog`. ``channel``: the keywords of
     :meth:`xsudo.at.modem.Modem.open` (``baud``, ``timeout``, ``flow``, ``cmd_type``,
     ``shell_buffer``). ``choose_port`` picks the kit for ``auto`` among the serial ports
-    seen (default: the only nRF91 kit, else an error naming them).
+    seen (default: the only nRF91 kit, else an error naming them). ``store``: the key store,
+    or a function returning it (called when a key is first needed; default: the store under
+    ``home``).
     """
     policy = AuthPolicy(auth)
-    keys = store or key_store(home)
-    signer = open_key(key, store=keys) if isinstance(key, str) else key
+    keys = _store_opener(store, home)
+    signer = open_key(key, store=keys()) if isinstance(key, str) else key
     log = _audit_log(audit, home)
     if log is not None:
         log.check_appendable()
@@ -119,6 +122,22 @@ def connect(
     return Device(session, keys)
 
 
+def _store_opener(
+    store: KeyStore | Callable[[], KeyStore] | None, home: Path | str | None
+) -> Callable[[], KeyStore]:
+    """A function returning ``store`` (opened on the first call when it is itself a
+    function; default: the store under ``home``), the same object on every call: the key
+    stores load only for a command that uses a key."""
+    opened: list[KeyStore] = [] if store is None or callable(store) else [store]
+
+    def keys() -> KeyStore:
+        if not opened:
+            opened.append(store() if callable(store) else key_store(home))
+        return opened[0]
+
+    return keys
+
+
 def provision(
     manifest: Path | str | Manifest,
     ports: list[str],
@@ -127,7 +146,7 @@ def provision(
     auth: AuthPolicy | str | None = None,
     home: Path | str | None = None,
     audit: AuditLog | bool = True,
-    store: KeyStore | None = None,
+    store: KeyStore | Callable[[], KeyStore] | None = None,
     progress: Progress | None = None,
     ledger: RunLedger | str | bool | None = None,
     station: str | None = None,
@@ -138,7 +157,8 @@ def provision(
     the audit log is checked first, and each device gets one auth decision.
 
     ``key`` and ``auth`` override the manifest's ``[defaults]``; CA keys of ``issue`` entries
-    come from ``store`` (default: the store under ``home``). Returns one
+    come from ``store`` (a store or a function returning one, called when a key is first
+    needed; default: the store under ``home``). Returns one
     :class:`~xsudo.provision.fleet.DeviceReport` per port, in order.
 
     ``ledger`` records every device (``xsudo provision`` always does): ``True`` for
@@ -152,12 +172,16 @@ def provision(
     from xsudo.provision.manifest import Manifest, load_manifest
 
     loaded = manifest if isinstance(manifest, Manifest) else load_manifest(Path(manifest))
-    keys = store or key_store(home)
+    keys = _store_opener(store, home)
+
+    def signer_for(name: str) -> Signer:  # a CA key of an issue entry: the store opens late
+        return keys().signer(name)
+
     mode = AuthPolicy(auth or loaded.auth)
     chosen = key if key is not None else loaded.key
     signer = None
     if chosen is not None and mode != AuthPolicy.NEVER:
-        signer = open_key(chosen, store=keys) if isinstance(chosen, str) else chosen
+        signer = open_key(chosen, store=keys()) if isinstance(chosen, str) else chosen
     for port in ports:
         load_simulator(port)
     settings = AuthSettings(mode.value, signer, loaded.slot)
@@ -165,7 +189,7 @@ def provision(
     if ledger is None or ledger is False:
         return run_fleet(
             loaded, ports, settings, _audit_log(audit, home),
-            channel=options, progress=progress, signer_for=keys.signer,
+            channel=options, progress=progress, signer_for=signer_for,
         )  # fmt: skip
     from xsudo.ledger.recording import manifest_hash, station_id
     from xsudo.provision.fleet import LedgerRun
@@ -182,7 +206,7 @@ def provision(
         )
         return run_fleet(
             loaded, ports, settings, log,
-            channel=options, progress=progress, signer_for=keys.signer, ledger=run,
+            channel=options, progress=progress, signer_for=signer_for, ledger=run,
         )  # fmt: skip
     finally:
         if opened is not None:

@@ -23,16 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 from xsudo.at.modem import CredentialEntry, Modem, ModemIdentity
 from xsudo.audit.log import AuditHead
-from xsudo.content import (
-    XSUDO_MAX_OVERHEAD,
-    CredType,
-    Preflight,
-    match_convention,
-    normalise_sha,
-    parse_cred_type,
-    preflight,
-    reserved_tag_name,
-)
+from xsudo.content.digest import match_convention, normalise_sha
+from xsudo.content.types import CredType, parse_cred_type, reserved_tag_name
 from xsudo.crypto import PublicKey
 from xsudo.errors import DeviceError, XsudoError
 from xsudo.limits import MAX_USER_SEC_TAG, XPMNG_KEY_TYPE, XPMNG_SLOTS
@@ -51,6 +43,7 @@ from xsudo.signing import Signer
 
 if TYPE_CHECKING:  # the feature modules load when their method is first used (cold start)
     from xsudo.ca import CertificateAuthority
+    from xsudo.content import Preflight
     from xsudo.keys import KeyStore
     from xsudo.provision.expiry import ExpiryReport
     from xsudo.provision.keygen import CnSource, IssueOutcome, KeygenOutcome
@@ -204,21 +197,34 @@ class Device:
     one, as a context manager; :meth:`close` puts back what the connection changed.
 
     ``store`` is the key store whose keys are named in slot listings and sign the delete of
-    a key being replaced (``None``: no local keys are known).
+    a key being replaced (``None``: no local keys are known), or a function that opens it:
+    it is then called on first use, so a command that never needs a key never loads the
+    key stores.
     """
 
-    def __init__(self, session: DeviceSession, store: KeyStore | None = None) -> None:
+    def __init__(
+        self, session: DeviceSession, store: KeyStore | Callable[[], KeyStore] | None = None
+    ) -> None:
         self.session = session
         self.writer = CredentialWriter(session)
-        self.store = store
+        self._store = store
+
+    @property
+    def store(self) -> KeyStore | None:
+        """The key store (opened now if it was given as a function)."""
+        if callable(self._store):
+            self._store = self._store()
+        return self._store
 
     def local_keys(self) -> dict[str, str]:
         """The store's keys, by fingerprint -> name."""
-        return {r.fingerprint: r.name for r in self.store.list()} if self.store else {}
+        store = self.store
+        return {r.fingerprint: r.name for r in store.list()} if store is not None else {}
 
     def _signer_for(self, fingerprint: str) -> Signer | None:
         name = self.local_keys().get(fingerprint)
-        return self.store.signer(name) if self.store is not None and name else None
+        store = self.store
+        return store.signer(name) if store is not None and name else None
 
     # -- the conversation ---------------------------------------------------------------
 
@@ -272,6 +278,9 @@ class Device:
         """Validate and normalise ``content`` for ``(tag, type)`` without touching the modem
         (what :meth:`write_credential` does first); raises
         :class:`~xsudo.content.ContentError` (exit 2)."""
+        from xsudo.content.fit import XSUDO_MAX_OVERHEAD
+        from xsudo.content.preflight import preflight
+
         signing = self.session.auth.signer is not None and self.session.auth.mode != "never"
         return preflight(
             content,
@@ -299,6 +308,8 @@ class Device:
         unless ``replace``. After a link fault the result (or the error's ``outcome``) says
         whether the write ``landed``.
         """
+        from xsudo.content.preflight import Preflight
+
         item = (
             content
             if isinstance(content, Preflight)

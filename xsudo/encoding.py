@@ -18,8 +18,6 @@ import binascii
 from collections.abc import Callable
 from typing import Literal
 
-from asn1crypto.algos import DSASignature
-
 from xsudo.errors import BadInputError
 
 Encoding = Literal["der", "raw"]
@@ -35,6 +33,8 @@ def encode_der(r: int, s: int) -> bytes:
     """Encode ``(r, s)`` as a DER ``ECDSA-Sig-Value``."""
     if r <= 0 or s <= 0:
         raise SignatureFormatError("r and s must be positive")
+    from asn1crypto.algos import DSASignature  # loads on first use, not with the module
+
     return bytes(DSASignature({"r": r, "s": s}).dump(force=True))
 
 
@@ -44,6 +44,8 @@ def decode_der(sig: bytes) -> tuple[int, int]:
     Raises :class:`SignatureFormatError` for anything that is not the one canonical DER
     encoding of two positive integers.
     """
+    from asn1crypto.algos import DSASignature
+
     if not sig or sig[0] != 0x30:
         raise SignatureFormatError("not a DER SEQUENCE")
     try:

@@ -44,6 +44,7 @@ LAYERS: dict[str, int] = {
     "xsudo.atomic": 1,
     "xsudo.paths": 1,
     "xsudo.hardening": 1,
+    "xsudo.lazyexports": 1,
     "xsudo.ports": 1,
 }
 SIMULATOR = "xsudo.sim"

@@ -6,8 +6,9 @@ top (:mod:`.modem`). Nothing here knows about cryptography."""
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from xsudo.lazyexports import lazy_exports
 
 # Names load on first use, so importing the pure vocabulary (xsudo.at.commands) does not
 # load the port, channel and modem modules (docs/design/architecture.md, #layers).
@@ -55,16 +56,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .transport import DEFAULT_BAUD, PORT_ENV, open_port, port_error, resolve_port
 
 
-def __getattr__(name: str) -> Any:
-    """Load a name of the AT layer on first use (PEP 562)."""
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'xsudo.at' has no attribute {name!r}")
-    value = import_module(f"{__name__}.{name}" if not module else f"{__name__}.{module}")
-    if module:
-        value = getattr(value, name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _EXPORTS)
 
 
 __all__ = [

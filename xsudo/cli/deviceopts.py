@@ -243,7 +243,7 @@ def open_device(
         auth=settings.mode,
         slot=settings.slot,
         home=home,
-        store=key_store(passphrase_file),
+        store=lambda: key_store(passphrase_file),  # opened when a key is first needed
         choose_port=choose_kit,
         **connection.channel_options(),
     )

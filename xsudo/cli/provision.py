@@ -142,7 +142,7 @@ def _run_with_progress(
             key=settings.signer,
             auth=settings.mode,
             home=app_context().ensure_home(),
-            store=key_store(passphrase_file),
+            store=lambda: key_store(passphrase_file),  # opened when a key is first needed
             progress=progress,
             ledger=ledger,
             **connection.channel_options(),

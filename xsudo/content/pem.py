@@ -13,12 +13,6 @@ import binascii
 import re
 from dataclasses import dataclass
 
-from asn1crypto import core as asn1_core
-from asn1crypto import keys as asn1_keys
-from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
-
 from xsudo.content.types import ContentError
 
 _B64_LINE = re.compile(rb"[A-Za-z0-9+/]*={0,2}")
@@ -29,8 +23,6 @@ _HEADER = re.compile(rb"[A-Za-z][A-Za-z0-9-]*:.*")
 PRIVATE_KEY_LABELS = frozenset(
     {"PRIVATE KEY", "EC PRIVATE KEY", "RSA PRIVATE KEY", "ENCRYPTED PRIVATE KEY"}
 )
-
-_PARSE_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError, UnsupportedAlgorithm)
 
 
 @dataclass(frozen=True)
@@ -52,8 +44,15 @@ def der_parses(label: str, der: bytes) -> bool:
     """True when ``der`` parses as what a PEM block labelled ``label`` should hold.
 
     Certificates and keys go through ``cryptography``; an encrypted PKCS#8 key is checked
-    structurally (no password is needed); any other label only needs to be valid DER.
+    structurally (no password is needed); any other label only needs to be valid DER. The
+    parsers load on the first call (reading a SHA or a listing never needs them).
     """
+    from asn1crypto import core as asn1_core
+    from asn1crypto import keys as asn1_keys
+    from cryptography import x509
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import serialization
+
     try:
         if label == "CERTIFICATE":
             x509.load_der_x509_certificate(der)
@@ -65,7 +64,7 @@ def der_parses(label: str, der: bytes) -> bool:
             serialization.load_der_private_key(der, None)
         else:
             _ = asn1_core.Asn1Value.load(der, strict=True).native
-    except _PARSE_ERRORS:
+    except (ValueError, TypeError, KeyError, IndexError, OverflowError, UnsupportedAlgorithm):
         return False
     return True
 

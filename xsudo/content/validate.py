@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
-from cryptography.x509.oid import NameOID
 
 from xsudo.content.normalise import normalise_pem
 from xsudo.content.pem import PRIVATE_KEY_LABELS, PemBlock, parse_pem_blocks
 from xsudo.content.types import ContentError, ContentWarning, CredType
 from xsudo.errors import Remedy
+
+if TYPE_CHECKING:  # the X.509 and key parsers load when content is validated, not on import
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 
 MAX_PASSWORD_CHARS = 32
 """Longest ``<passwd>`` the modem takes for an encrypted PKCS#8 key."""
@@ -221,6 +221,8 @@ def _where_it_belongs(label: str) -> str:
 
 
 def _load_certificate(block: PemBlock, name: str) -> x509.Certificate:
+    from cryptography import x509
+
     try:
         return x509.load_der_x509_certificate(block.der)
     except ValueError:
@@ -232,6 +234,8 @@ def _load_certificate(block: PemBlock, name: str) -> x509.Certificate:
 
 
 def _subject(certificate: x509.Certificate) -> str:
+    from cryptography.x509.oid import NameOID
+
     names = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     if names:
         return f"CN={names[0].value!s}"
@@ -316,6 +320,8 @@ def _validate_client_key(
 
 def _load_private_key(block: PemBlock, password: str | None) -> PrivateKeyTypes | None:
     """The key, or ``None`` when it is encrypted with a scheme this host cannot open."""
+    from cryptography.hazmat.primitives import serialization
+
     secret = password.encode("ascii") if password is not None else None
     try:
         return serialization.load_der_private_key(block.der, secret)
@@ -360,6 +366,8 @@ def check_password(password: str) -> str:
 
 
 def _check_key_matches(public_key: PublicKeyTypes, client_cert: bytes) -> None:
+    from cryptography.hazmat.primitives import serialization
+
     certificate = _client_certificate(client_cert)
     spki = serialization.PublicFormat.SubjectPublicKeyInfo
     der = serialization.Encoding.DER
@@ -385,6 +393,9 @@ def _client_certificate(client_cert: bytes) -> x509.Certificate:
 
 
 def _validate_public_key(content: bytes) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     block = _single_block(content, "public-key")
     if block.label != "PUBLIC KEY":
         raise ContentError(

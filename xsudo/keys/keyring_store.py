@@ -31,18 +31,18 @@ import re
 import sys
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import keyring
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
-from keyring.backend import KeyringBackend
-from keyring.errors import PasswordDeleteError
 
 from xsudo.crypto import PrivateKey, require_p256_private
 from xsudo.errors import InsecureStoreError, KeyStoreError, Remedy
 from xsudo.keys.backend import LocalKeyBackend
 from xsudo.keys.records import KeyRecord
+
+if TYPE_CHECKING:  # keyring itself loads when a key of this store is used, not on import
+    from keyring.backend import KeyringBackend
 
 SERVICE = "xsudo"
 SECRET_FORMAT = "pkcs8-der-base64"
@@ -205,6 +205,8 @@ class KeyringKeyBackend(LocalKeyBackend):
             configured = self._explicit
         else:
             try:
+                import keyring
+
                 configured = keyring.get_keyring()
             except Exception as exc:
                 return Assessment(False, f"keyring could not load a backend: {_one_line(exc)}")
@@ -283,6 +285,8 @@ class KeyringKeyBackend(LocalKeyBackend):
         return _decode_secret(value, record.name)
 
     def delete(self, record: KeyRecord) -> None:
+        from keyring.errors import PasswordDeleteError
+
         backend = self._usable()
         label = backend_label(backend)
         service, username = _entry(record)

@@ -9,6 +9,7 @@ came back as the nonce.
 from __future__ import annotations
 
 import uuid
+from typing import TYPE_CHECKING
 
 from xsudo.at import commands
 from xsudo.at.modem import Modem
@@ -21,7 +22,10 @@ from xsudo.at.parse import (
 from xsudo.at.results import AtResponse
 from xsudo.errors import BadInputError, ModemError
 from xsudo.limits import ATTEST_CHALLENGE_BYTES
-from xsudo.tokens import Attestation, TokenError, decode_attestation
+from xsudo.tokens.errors import TokenError
+
+if TYPE_CHECKING:
+    from xsudo.tokens import Attestation
 
 
 def parse_challenge(text: str) -> bytes:
@@ -50,6 +54,8 @@ def token_text(response: AtResponse, prefix: str) -> str:
 
 def read_attestation(modem: Modem, challenge: bytes | None = None) -> Attestation:
     """Request, decode and check the attestation token (read-only)."""
+    from xsudo.tokens import decode_attestation
+
     response = modem.command(commands.attesttoken(challenge))
     return decode_attestation(token_text(response, "%ATTESTTOKEN:"), challenge)
 

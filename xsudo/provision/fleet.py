@@ -43,9 +43,7 @@ from typing import TYPE_CHECKING, Any
 from xsudo.at.channel import ChannelOptions
 from xsudo.at.modem import Modem
 from xsudo.audit.log import AuditLog
-from xsudo.ca import CertificateAuthority
 from xsudo.errors import BadInputError, OperationFailed, XsudoError
-from xsudo.provision.keygen import KeyGenerator
 from xsudo.provision.manifest import (
     Finish,
     Manifest,
@@ -56,13 +54,13 @@ from xsudo.provision.manifest import (
 )
 from xsudo.provision.offline import CfunNotRestored
 from xsudo.provision.policy import AuthSettings
-from xsudo.provision.postchecks import finish_device
 from xsudo.provision.session import DeviceSession
 from xsudo.provision.writer import CredentialWriter, CredResult
-from xsudo.signing import Signer
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # issuing, [finish] and signing load only when a manifest uses them
+    from xsudo.ca import CertificateAuthority
     from xsudo.ledger.recording import RunLedger
+    from xsudo.signing import Signer
 
 Progress = Callable[[str, int, int, str], None]
 """``progress(port, done, total, status)`` - called from worker threads."""
@@ -300,6 +298,8 @@ def _apply(
     if prepared.item is not None:
         result = writer.write(prepared.item, replace=spec.replace)
         return result, result.to_json()
+    from xsudo.provision.keygen import KeyGenerator
+
     assert spec.issue is not None and prepared.authority is not None
     outcome = KeyGenerator(session).issue(
         spec.tag,
@@ -413,6 +413,8 @@ def _write_plan(
 def _finish(device: _Device, session: DeviceSession, notify: Progress) -> None:
     """The manifest's ``[checks]`` and ``[finish]``, only on a device whose every
     credential succeeded (:func:`xsudo.provision.postchecks.finish_device`)."""
+    from xsudo.provision.postchecks import finish_device
+
     total = len(device.plan)
     notify(device.port, total, total, "finishing")
     try:

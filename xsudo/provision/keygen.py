@@ -21,9 +21,8 @@ Contract (docs/design/contracts.md, C4 and C5):
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -37,6 +36,10 @@ from xsudo.errors import BadInputError, OperationFailed, Remedy, XsudoError
 from xsudo.provision.attest import read_device_uuid, token_text
 from xsudo.provision.offline import offline
 from xsudo.provision.session import DeviceSession
+from xsudo.provision.subject import CN_SOURCES as CN_SOURCES  # re-exported: keygen's API
+from xsudo.provision.subject import CnSource as CnSource
+from xsudo.provision.subject import check_attributes as check_attributes
+from xsudo.provision.subject import with_common_name as with_common_name
 from xsudo.provision.writer import CredentialWriter, CredResult, VerificationFailed
 from xsudo.tokens import KeygenReply, SignatureCheck, TokenError, decode_keygen
 
@@ -46,46 +49,9 @@ CSR_FORMAT = int(commands.KeygenFormat.CSR)
 KEYGEN_MIN_TIMEOUT = 30.0
 """Seconds to wait for ``%KEYGEN`` at least: generating a key takes the modem a while."""
 
-CnSource = Literal["imei", "uuid"]
-CN_SOURCES: tuple[CnSource, ...] = ("imei", "uuid")
-_ATTRIBUTE = re.compile(r"[A-Za-z][A-Za-z0-9.]*=[^,\"]+")
-
 
 class KeygenRefused(OperationFailed):
     """The tag already holds a key or certificate and ``replace`` was not given."""
-
-
-def check_attributes(text: str | None) -> str | None:
-    """``"O=Acme,CN=dev-1"``: comma-separated ``NAME=value`` pairs, printable ASCII, no
-    double quote; :class:`BadInputError` otherwise. Empty means none."""
-    if not text:
-        return None
-    if not text.isascii() or not text.isprintable():
-        raise BadInputError(
-            "the subject attributes are not printable ASCII",
-            'give e.g. "O=Acme,CN=device-1"',
-            remedy=Remedy("set-attributes"),
-        )
-    for item in text.split(","):
-        if _ATTRIBUTE.fullmatch(item.strip()) is None:
-            raise BadInputError(
-                f"subject attribute {item!r} is not NAME=value",
-                'give e.g. "O=Acme,CN=device-1" (no quotes or commas in values)',
-                remedy=Remedy("set-attributes"),
-            )
-    return text
-
-
-def with_common_name(attributes: str | None, common_name: str) -> str:
-    """``attributes`` plus ``CN=<common_name>``; refuses attributes that already set CN."""
-    items = [item.strip() for item in (attributes or "").split(",") if item.strip()]
-    if any(item.split("=", 1)[0].upper() == "CN" for item in items):
-        raise BadInputError(
-            "the subject attributes set CN, and the CN is also to be read from the device",
-            "drop one of them (the CN attribute or cn_from)",
-            remedy=Remedy("drop-cn"),
-        )
-    return check_attributes(",".join([*items, f"CN={common_name}"])) or ""
 
 
 def _common_name(name: x509.Name) -> str | None:

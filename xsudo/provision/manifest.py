@@ -40,9 +40,8 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from xsudo.ca import CertificateAuthority, load_certificate, open_ca
 from xsudo.content import (
     XSUDO_MAX_OVERHEAD,
     CredType,
@@ -54,9 +53,12 @@ from xsudo.content import (
 from xsudo.errors import BadInputError
 from xsudo.fileio import CREDENTIAL_FILE_LIMIT, MANIFEST_LIMIT, read_input
 from xsudo.limits import XPMNG_SLOTS
-from xsudo.provision.keygen import CN_SOURCES, CnSource, check_attributes
 from xsudo.provision.policy import AUTH_MODES, AuthMode
-from xsudo.signing import Signer
+from xsudo.provision.subject import CN_SOURCES, CnSource, check_attributes
+
+if TYPE_CHECKING:  # issuing certificates loads only for a manifest with issue entries
+    from xsudo.ca import CertificateAuthority
+    from xsudo.signing import Signer
 
 _DEFAULT_KEYS = {"auth", "key", "slot", "replace", "allow_decrypt_tags"}
 _CHECKS_KEYS = {"expiry_within_days"}
@@ -374,6 +376,8 @@ def _open_authority(
         data = read_input(ca_path, "the CA certificate", limit=CREDENTIAL_FILE_LIMIT)
     except BadInputError as exc:
         raise ManifestError(f"{where}: {exc.message}", exc.hint) from None
+    from xsudo.ca import load_certificate, open_ca
+
     try:
         signer = signer_for(spec.issue.ca_key)
         authority = open_ca(load_certificate(data, f"CA certificate {ca_path}"), signer)

@@ -26,11 +26,11 @@ import contextlib
 import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from xsudo.at import commands
 from xsudo.command import AtCommand
-from xsudo.content import Preflight, check_tag, cred_type_label
+from xsudo.content.types import check_tag, cred_type_label
 from xsudo.errors import (
     BadInputError,
     DeviceError,
@@ -41,6 +41,9 @@ from xsudo.errors import (
 )
 from xsudo.provision.offline import HeldOffline, OfflineGuard, offline
 from xsudo.provision.session import DeviceSession
+
+if TYPE_CHECKING:
+    from xsudo.content import Preflight
 
 Action = Literal["written", "unchanged", "replaced", "refused", "deleted", "absent", "failed"]
 Landed = Literal["landed", "not-landed", "unknown"]

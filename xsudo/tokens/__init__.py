@@ -15,12 +15,44 @@ Public API::
     TokenError                                  (exit 1; the message says what was wrong)
 """
 
-from xsudo.tokens.attest import CHALLENGE_BYTES, Attestation, decode_attestation
-from xsudo.tokens.cose import CoseSign1, SignatureCheck, check_signature, parse_sign1
-from xsudo.tokens.csr import NULL_QUIRK, CsrInfo, load_csr, normalise_null_quirk
-from xsudo.tokens.errors import TokenError
-from xsudo.tokens.keygen import KeygenReply, decode_keygen, load_identity_key
-from xsudo.tokens.payload import AttestationMessage, TokenPayload
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from xsudo.lazyexports import lazy_exports
+
+# Names load on first use: reading a token's error type (TokenError) does not load the
+# COSE, CBOR and CSR decoders.
+_EXPORTS: dict[str, str] = {
+    "CHALLENGE_BYTES": "attest",
+    "Attestation": "attest",
+    "decode_attestation": "attest",
+    "CoseSign1": "cose",
+    "SignatureCheck": "cose",
+    "check_signature": "cose",
+    "parse_sign1": "cose",
+    "NULL_QUIRK": "csr",
+    "CsrInfo": "csr",
+    "load_csr": "csr",
+    "normalise_null_quirk": "csr",
+    "TokenError": "errors",
+    "KeygenReply": "keygen",
+    "decode_keygen": "keygen",
+    "load_identity_key": "keygen",
+    "AttestationMessage": "payload",
+    "TokenPayload": "payload",
+}
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from xsudo.tokens.attest import CHALLENGE_BYTES, Attestation, decode_attestation
+    from xsudo.tokens.cose import CoseSign1, SignatureCheck, check_signature, parse_sign1
+    from xsudo.tokens.csr import NULL_QUIRK, CsrInfo, load_csr, normalise_null_quirk
+    from xsudo.tokens.errors import TokenError
+    from xsudo.tokens.keygen import KeygenReply, decode_keygen, load_identity_key
+    from xsudo.tokens.payload import AttestationMessage, TokenPayload
+
+
+__getattr__ = lazy_exports(__name__, _EXPORTS)
 
 __all__ = [
     "CHALLENGE_BYTES",
