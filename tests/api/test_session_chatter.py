@@ -161,3 +161,67 @@ def test_a_batch_without_changes_sends_no_cfun(tmp_path: Path) -> None:
     with modem, writer.batch():
         assert writer.stored_sha(TAG, 0) is None
     assert not any(c.startswith(b"AT+CFUN") for c in sent(board))
+
+
+def test_a_fleet_device_lists_a_shared_tag_once_before_its_writes(tmp_path: Path) -> None:
+    board = online_board("preload")
+    manifest = tmp_path / "fleet.toml"
+    entries = []
+    for index, (label, tag) in enumerate(
+        (("ca-cert", TAG), ("client-cert", TAG), ("ca-cert", TAG + 1))
+    ):
+        (tmp_path / f"{index}.pem").write_bytes(PEMS[index])
+        entries.append(f'[[credential]]\ntag = {tag}\ntype = "{label}"\nfile = "{index}.pem"\n')
+    manifest.write_text("".join(entries))
+    (report,) = provision(manifest, ["sim://preload"], home=tmp_path)
+    assert report.ok, report.error
+    commands = sent(board)
+    first_write = next(i for i, c in enumerate(commands) if c.startswith(b"AT%CMNG=0,"))
+    reads_before = [c for c in commands[:first_write] if c.startswith(b"AT%CMNG=1")]
+    assert reads_before == [b"AT%CMNG=1,16842753"]  # TAG's two entries: one listing
+    after = commands[first_write:]
+    assert after.count(b"AT%CMNG=1,16842753,0") == 1  # each write is still read back
+    assert after.count(b"AT%CMNG=1,16842753,1") == 1
+    assert after.count(b"AT%CMNG=1,16842754,0") == 2  # a lone entry: its own check
+    assert after.count(b"AT%CMNG=1,16842754") == 0
+
+
+def test_preloaded_shas_decide_unchanged_and_refused_like_a_read(tmp_path: Path) -> None:
+    board = online_board("held")
+    modem, writer = _writer("sim://held", tmp_path)
+    with modem, writer.batch():
+        writer.write(preflight(PEMS[0], CredType.CA_CERT, TAG))
+        writer.write(preflight(PEMS[1], CredType.CLIENT_CERT, TAG))
+    start = len(board.journal)
+    modem, writer = _writer("sim://held", tmp_path)
+    with modem, writer.batch():
+        writer.preload(TAG, [0, 1, 2])
+        same = writer.write(preflight(PEMS[0], CredType.CA_CERT, TAG))
+        other = writer.write(preflight(PEMS[2], CredType.CLIENT_CERT, TAG))
+        key_free = writer.write(preflight(PEMS[2], CredType.CA_CERT, TAG + 1))
+    assert (same.action, other.action, key_free.action) == ("unchanged", "refused", "written")
+    assert other.previous_sha == preflight(PEMS[1], CredType.CLIENT_CERT, TAG).sha
+    commands = sent(board)[start:]
+    assert b"AT%CMNG=1,16842753,0" not in commands and b"AT%CMNG=1,16842753,1" not in commands
+    assert commands.count(b"AT%CMNG=1,16842753") == 1
+
+
+def test_preload_outside_a_batch_is_a_programming_error(tmp_path: Path) -> None:
+    online_board("loose")
+    modem, writer = _writer("sim://loose", tmp_path)
+    with modem, pytest.raises(RuntimeError):
+        writer.preload(TAG, [0])
+
+
+def test_a_ledger_record_reads_firmware_and_model_only(tmp_path: Path) -> None:
+    board = online_board("recorded")
+    (tmp_path / "0.pem").write_bytes(PEMS[0])
+    manifest = tmp_path / "fleet.toml"
+    manifest.write_text(f'[[credential]]\ntag = {TAG}\ntype = "ca-cert"\nfile = "0.pem"\n')
+    (report,) = provision(
+        manifest, ["sim://recorded"], home=tmp_path, ledger=str(tmp_path / "ledger.sqlite")
+    )
+    assert report.ok, report.error
+    commands = sent(board)
+    assert commands.count(b"AT+CGSN") == 1
+    assert set(commands) & IDENTITY_ONLY == {b"AT+CGMR", b"AT%HWVERSION"}

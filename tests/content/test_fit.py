@@ -36,6 +36,17 @@ def test_overhead_constants_counted_by_hand() -> None:
     assert xsudo_overhead(999, slot=0, signature_b64_len=88) == 9 + 3 + 2 + 88 + 1 + 2 + 1 - 2
 
 
+def test_signature_size_constants_match_encoded_signatures() -> None:
+    from xsudo.content import MAX_DER_SIGNATURE_BYTES, RAW_SIGNATURE_B64
+    from xsudo.crypto import P256_ORDER
+    from xsudo.encoding import encode_der
+
+    longest = encode_der(P256_ORDER - 1, P256_ORDER - 1)
+    assert len(longest) == MAX_DER_SIGNATURE_BYTES
+    assert len(b64encode(longest)) == MAX_DER_SIGNATURE_B64
+    assert len(b64encode(bytes(64))) == RAW_SIGNATURE_B64
+
+
 def test_overhead_matches_a_real_signed_line() -> None:
     key = p256_key()
     body = cmng_write_body(CERT_PEM, 16842753, CredType.CA_CERT)

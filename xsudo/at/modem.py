@@ -307,14 +307,7 @@ class Modem:
         returned lower-case); one that does not fit raises
         :class:`~xsudo.at.parse.IdentityError` (exit 3) and nothing is returned.
         """
-        raw_mfw = self._bare_value(AtCommand.exec("+CGMR"))
-        if raw_mfw is None:
-            raise ResponseFormatError(
-                "the modem gave no firmware version for AT+CGMR",
-                "check that the port is an nRF91 modem's AT interface",
-            )
-        mfw = check_firmware(raw_mfw)
-        model = self._model()
+        mfw, model = self.firmware_and_model()
         imei = self.imei()
         raw_uuid = self._prefixed_value(commands.xmodemuuid(), b"%XMODEMUUID:")
         return ModemIdentity(
@@ -324,6 +317,19 @@ class Modem:
             family=family_of(mfw, model),
             uuid=None if raw_uuid is None else check_uuid(raw_uuid),
         )
+
+    def firmware_and_model(self) -> tuple[str, str | None]:
+        """The checked firmware version (``+CGMR``, required) and model (``%HWVERSION``, else
+        ``+CGMM``; ``None`` when the firmware gives neither): the part of :meth:`identity`
+        a record of the device needs besides its IMEI, in two commands where the firmware
+        has ``%HWVERSION``. Raises as :meth:`identity` does."""
+        raw_mfw = self._bare_value(AtCommand.exec("+CGMR"))
+        if raw_mfw is None:
+            raise ResponseFormatError(
+                "the modem gave no firmware version for AT+CGMR",
+                "check that the port is an nRF91 modem's AT interface",
+            )
+        return check_firmware(raw_mfw), self._model()
 
     def _model(self) -> str | None:
         """The checked model: ``%HWVERSION``'s text, else ``+CGMM``'s bare value."""

@@ -13,15 +13,16 @@ from __future__ import annotations
 from xsudo.at import commands
 from xsudo.command import XsudoLine
 from xsudo.content.types import ContentError, ContentTooLargeError, CredType
-from xsudo.crypto import P256_ORDER
-from xsudo.encoding import b64encode, encode_der
 from xsudo.limits import MAX_COMMAND_LINE_BYTES, XPMNG_SLOTS
 
-MAX_DER_SIGNATURE_BYTES = len(encode_der(P256_ORDER - 1, P256_ORDER - 1))
-"""Longest DER ECDSA-Sig-Value for P-256 (72 bytes: both integers 33 bytes)."""
-MAX_DER_SIGNATURE_B64 = len(b64encode(bytes(MAX_DER_SIGNATURE_BYTES)))
+MAX_DER_SIGNATURE_BYTES = 2 + 2 * (2 + 33)
+"""Longest DER ECDSA-Sig-Value for P-256, 72 bytes: a SEQUENCE header and two INTEGERs of
+33 content bytes each (32 bytes with the top bit set, plus the 0x00 that keeps them
+positive). A constant, so reading this module loads no DER or crypto code; a test checks it
+against an encoded signature."""
+MAX_DER_SIGNATURE_B64 = 4 * ((MAX_DER_SIGNATURE_BYTES + 2) // 3)
 """Its Base64 length (96 characters)."""
-RAW_SIGNATURE_B64 = len(b64encode(bytes(64)))
+RAW_SIGNATURE_B64 = 4 * ((64 + 2) // 3)
 """Base64 length of a raw 64-byte r||s signature (88 characters)."""
 
 

@@ -271,9 +271,8 @@ def _identify(device: _Device, modem: Modem) -> None:
     then lacks it, and the write is not stopped for it."""
     from xsudo.provision.attest import listed_device_uuid
 
-    with suppress(XsudoError):
-        identity = modem.identity()
-        device.model, device.firmware = identity.model, identity.mfw
+    with suppress(XsudoError):  # the IMEI is known already; the modem UUID is not recorded
+        device.firmware, device.model = modem.firmware_and_model()
     with suppress(XsudoError):
         device.device_uuid = listed_device_uuid(modem)
 
@@ -429,10 +428,30 @@ def _finish(device: _Device, session: DeviceSession, notify: Progress) -> None:
     notify(device.port, total, total, "done")
 
 
+def _preload(writer: CredentialWriter, plan: list[PreparedCredential]) -> None:
+    """One ``AT%CMNG=1,<tag>`` for each tag with several file entries, instead of one read
+    per entry before its write (:meth:`CredentialWriter.preload`); not for a tag whose key
+    is generated on the device."""
+    issued = {p.spec.tag for p in plan if p.item is None}
+    by_tag: dict[int, list[int]] = {}
+    for prepared in plan:
+        if prepared.item is not None and prepared.spec.tag not in issued:
+            by_tag.setdefault(prepared.spec.tag, []).append(int(prepared.item.cred_type))
+    for tag, cred_types in by_tag.items():
+        if len(cred_types) > 1:  # for one entry its own read is as short
+            writer.preload(tag, cred_types)
+
+
 def _write_items(
     device: _Device, session: DeviceSession, writer: CredentialWriter, notify: Progress
 ) -> None:
     plan = device.plan
+    try:
+        _preload(writer, plan)
+    except XsudoError as exc:
+        device.report.fail(exc, "listing the credentials")
+        notify(device.port, 0, len(plan), "failed")
+        return
     for done, prepared in enumerate(plan):
         notify(device.port, done, len(plan), _label(prepared))
         try:

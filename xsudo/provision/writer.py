@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -129,6 +129,7 @@ class CredentialWriter:
         self.session = session
         self.modem = session.modem
         self._held: HeldOffline | None = None
+        self._preloaded: dict[tuple[int, int], str | None] = {}
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[CredentialWriter]:
@@ -146,11 +147,27 @@ class CredentialWriter:
             yield self
         except BaseException as exc:
             self._held = None
+            self._preloaded.clear()
             if not held.restore() and isinstance(exc, XsudoError):
                 exc.amend(held.not_restored_note())
             raise
         self._held = None
+        self._preloaded.clear()
         held.release()
+
+    def preload(self, tag: int, cred_types: Iterable[int]) -> None:
+        """Inside a :meth:`batch`: list ``tag`` once (``AT%CMNG=1,<tag>``) and keep what it
+        holds for each of ``cred_types``, so the first :meth:`write` of each needs no read
+        of its own before it. Each kept SHA serves one write; every read after a change
+        (verification, reconciliation) goes to the modem. The kept values are dropped when
+        the batch ends or the modem reboots. Only for tags nothing else changes during the
+        batch (a tag whose key is generated on the device is not preloaded)."""
+        if self._held is None:
+            raise RuntimeError("preload is for the writes of a batch")
+        listed = {e.type: e.sha for e in self.modem.cmng_list(tag) if e.tag == tag}
+        for cred_type in cred_types:
+            sha = listed.get(cred_type)
+            self._preloaded[(tag, cred_type)] = sha.upper() if sha else None
 
     def stored_sha(self, tag: int, cred_type: int) -> str | None:
         """The SHA the modem lists for ``(tag, type)``, or ``None`` when nothing is stored."""
@@ -162,7 +179,10 @@ class CredentialWriter:
     ) -> CredResult:
         """Write ``item`` under the policy; see the module contract."""
         tag, cred_type = item.tag, int(item.cred_type)
-        previous = self.stored_sha(tag, cred_type)
+        if (tag, cred_type) in self._preloaded:
+            previous = self._preloaded.pop((tag, cred_type))
+        else:
+            previous = self.stored_sha(tag, cred_type)
         if previous == item.sha:
             return self._record(
                 CredResult(
@@ -315,7 +335,9 @@ class CredentialWriter:
         return "unknown"
 
     def _after_reset(self) -> None:
-        """A reboot turns numeric error codes off; turn them back on (best effort)."""
+        """A reboot turns numeric error codes off; turn them back on (best effort). What a
+        batch preloaded is read again."""
+        self._preloaded.clear()
         with contextlib.suppress(XsudoError):
             self.modem.enable_numeric_errors()
 
