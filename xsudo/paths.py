@@ -9,8 +9,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import platformdirs
-
 HOME_ENV = "XSUDO_HOME"
 
 
@@ -21,6 +19,8 @@ def resolve_home(explicit: Path | None = None) -> Path:
     from_env = os.environ.get(HOME_ENV)
     if from_env:
         return Path(from_env).expanduser()
+    import platformdirs  # only when $XSUDO_HOME does not name the home
+
     return Path(platformdirs.user_data_dir("xsudo", appauthor=False))
 
 

@@ -22,7 +22,6 @@ from xsudo.at.results import AtResponse
 from xsudo.audit.log import AuditLog
 from xsudo.command import AtCommand
 from xsudo.crypto import load_public_key
-from xsudo.diagnose import verify_line
 from xsudo.errors import BadInputError, CmeCode, CmeError, ModemError, OperationFailed, Remedy
 from xsudo.provision.policy import (
     AuthenticationRequired,
@@ -263,6 +262,8 @@ class DeviceSession:
         )
 
     def _offline_verdict(self, line: bytes, bare: bool) -> tuple[tuple[str, ...], str]:
+        from xsudo.diagnose import verify_line  # only a refused signed line is diagnosed
+
         assert self.auth.signer is not None
         if self.slot_pem:
             try:
