@@ -260,3 +260,217 @@ def test_the_library_records_a_fleet_run_only_when_asked(
     with open_at(url, isolated_env) as ledger:
         (record,) = ledger.list()
     assert (record.id, record.imei, record.station) == (recorded.ledger_record, IMEIS[1], "lib-1")
+
+
+# -- cred delete, keygen and issue record as cred write does ----------------------------------
+
+
+def journal(url: str) -> list[bytes]:
+    return [r.command for r in board(url).journal]
+
+
+def deletes(url: str) -> list[bytes]:
+    """The ``%CMNG`` deletes (opcode 3) the board received, plain or inside ``%XSUDO``."""
+    return [c for c in journal(url) if b"%CMNG=3" in c]
+
+
+@pytest.fixture
+def fleet_ca(xsudo: Run, tmp_path: Path) -> Path:
+    """A lab CA named ``fleetca`` in the (in-memory) keyring; its certificate's path."""
+    path = tmp_path / "fleetca.pem"
+    made = xsudo("ca", "create", "fleetca", "--store", "keyring", "--cn", "lab", "-o", str(path))
+    assert made.code == 0, made.err
+    return path
+
+
+def test_cred_delete_records_what_it_deleted_and_ledger_show_says_so(
+    xsudo: Run, ca_file: Path, ledger_url: str, isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XSUDO_STATION", "bench-2")
+    url, extra = port(), ledger_args(ledger_url, isolated_env)
+    where = ["--port", url, "--tag", "7", "--type", "ca-cert"]
+    written = xsudo("cred", "write", *where, str(ca_file), *extra, "--json").json()
+    gone = xsudo("cred", "delete", *where, "--yes", *extra, "--json")
+    assert gone.code == 0, gone.err
+    assert gone.json()["action"] == "deleted" and len(deletes(url)) == 1
+    again = xsudo("cred", "delete", *where, "--yes", *extra, "--json")
+    assert again.code == 0 and again.json()["action"] == "absent"
+    with open_at(ledger_url, isolated_env) as ledger:
+        history = ledger.show(IMEIS[0])
+        heads = ledger.audit_heads()
+    absent, deleted, write = history.records  # newest first
+    assert [(r.result, r.station) for r in history.records] == [("ok", "bench-2")] * 3
+    assert write.credentials[0].action == "written"
+    (entry,) = deleted.credentials
+    assert (entry.tag, entry.type, entry.action, entry.auth) == (7, "ca-cert", "deleted", "plain")
+    assert (entry.sha, entry.previous_sha) == (None, written["sha"])
+    assert deleted.device_uuid == str(board(url).modem.device_uuid)
+    assert [(e.action, e.sha, e.auth) for e in absent.credentials] == [("absent", None, None)]
+    assert heads[0].seq == again.json()["audit_head"]["seq"]
+    shown = xsudo("ledger", "show", IMEIS[0], *extra)
+    assert shown.code == 0, shown.err
+    entries = [line.strip() for line in shown.out.splitlines() if line.startswith("  7/")]
+    assert entries == [
+        "7/ca-cert: absent, auth -, sha -",
+        "7/ca-cert: deleted, auth plain, sha -",
+        f"7/ca-cert: written, auth plain, sha {written['sha']}",
+    ]
+
+
+def test_cred_delete_all_records_each_credential_it_deleted(
+    xsudo: Run, ca_file: Path, ledger_url: str, isolated_env: Path
+) -> None:
+    url, extra = port(IMEIS[1]), ledger_args(ledger_url, isolated_env)
+    shas = {}
+    for tag in ("7", "8"):
+        args = ["--port", url, "--tag", tag, "--type", "ca-cert", str(ca_file), *extra]
+        shas[int(tag)] = xsudo("cred", "write", *args, "--json").json()["sha"]
+    result = xsudo("cred", "delete", "--port", url, "--all", "--yes", *extra, "--json")
+    assert result.code == 0, result.err
+    assert len(result.json()["deleted"]) == 2 and len(deletes(url)) == 2
+    with open_at(ledger_url, isolated_env) as ledger:
+        newest = ledger.show(IMEIS[1]).records[0]
+    assert newest.result == "ok"
+    assert [(e.tag, e.action, e.sha, e.previous_sha) for e in newest.credentials] == [
+        (7, "deleted", None, shas[7]),
+        (8, "deleted", None, shas[8]),
+    ]
+    nothing = xsudo("cred", "delete", "--port", url, "--all", "--yes", *extra)
+    assert nothing.code == 0, nothing.err
+    with open_at(ledger_url, isolated_env) as ledger:  # nothing to delete: nothing recorded
+        assert len(ledger.list(imei=IMEIS[1])) == 3
+
+
+def test_cred_delete_all_that_fails_is_recorded_failed_with_what_is_still_stored(
+    xsudo: Run, ca_file: Path, ledger_url: str, isolated_env: Path
+) -> None:
+    url, extra = port(IMEIS[1], profile="locked"), ledger_args(ledger_url, isolated_env)
+    assert xsudo("cred", "list", "--port", url).code == 0
+    stored = board(url).modem.nvm.credentials
+    stored[(7, 0)] = stored[(8, 0)] = ca_file.read_bytes()  # seeded: locked firmware
+    result = xsudo("cred", "delete", "--port", url, "--all", "--yes", *extra, "--json")
+    assert result.code == 1  # every plain delete refused: no key for %XSUDO
+    assert [f["landed"] for f in result.json()["failed"]] == ["not-landed"] * 2
+    sha = hashlib.sha256(ca_file.read_bytes()).hexdigest().upper()
+    with open_at(ledger_url, isolated_env) as ledger:
+        (record,) = ledger.list(imei=IMEIS[1])
+    assert record.result == "failed" and (record.error or "").startswith("2 not deleted: ")
+    assert [(e.tag, e.action, e.sha, e.previous_sha) for e in record.credentials] == [
+        (7, "failed", sha, sha),
+        (8, "failed", sha, sha),
+    ]
+
+
+def test_cred_issue_records_the_generated_key_and_the_issued_certificate(
+    xsudo: Run, fleet_ca: Path, tmp_path: Path, ledger_url: str, isolated_env: Path
+) -> None:
+    url, extra = port(IMEIS[2]), ledger_args(ledger_url, isolated_env)
+    cert_file = tmp_path / "client.pem"
+    args = ["--port", url, "--tag", "100", "--ca", str(fleet_ca), "--ca-key", "fleetca"]
+    result = xsudo("cred", "issue", *args, "--cn-from", "imei", "--cert-out", str(cert_file),
+                   *extra, "--json")  # fmt: skip
+    assert result.code == 0, result.err
+    report = result.json()
+    with open_at(ledger_url, isolated_env) as ledger:
+        (record,) = ledger.list(imei=IMEIS[2])
+    key, cert = record.credentials
+    assert (key.tag, key.type, key.action, key.auth) == (100, "client-key", "keygen", "plain")
+    assert key.sha == report["keygen"]["key_sha"] and key.certificate_pem is None
+    assert (cert.tag, cert.type, cert.action, cert.auth) == (100, "client-cert", "issued", "plain")
+    assert cert.sha == hashlib.sha256(cert_file.read_bytes()).hexdigest().upper()
+    assert cert.sha == report["write"]["sha"]
+    assert cert.certificate_pem == cert_file.read_text()
+    assert (record.result, record.device_uuid) == ("ok", str(board(url).modem.device_uuid))
+    exported = xsudo("ledger", "export", "--format", "nrfcloud", *extra)
+    assert exported.code == 0, exported.err
+    (row,) = list(csv.reader(io.StringIO(exported.out)))
+    assert row[0] == IMEIS[2] and row[-1] == cert_file.read_text()
+
+
+def test_cred_keygen_records_the_key_and_a_refusal(
+    xsudo: Run, ledger_url: str, isolated_env: Path
+) -> None:
+    url, extra = port(), ledger_args(ledger_url, isolated_env)
+    first = xsudo("cred", "keygen", "--port", url, "--tag", "101", *extra, "--json")
+    assert first.code == 0, first.err
+    refused = xsudo("cred", "keygen", "--port", url, "--tag", "101", *extra)
+    assert refused.code == 1 and "already holds a client key" in refused.err
+    with open_at(ledger_url, isolated_env) as ledger:
+        failed, done = ledger.show(IMEIS[0]).records
+    assert [(e.tag, e.type, e.action, e.sha) for e in done.credentials] == [
+        (101, "client-key", "keygen", first.json()["key_sha"])
+    ]
+    assert failed.result == "failed" and "already holds a client key" in (failed.error or "")
+    assert failed.credentials == ()
+
+
+def _issue_args(fleet_ca: Path) -> list[str]:
+    return ["--tag", "100", "--ca", str(fleet_ca), "--ca-key", "fleetca"]
+
+
+CHANGES = {
+    "delete": (["cred", "delete", "--tag", "7", "--type", "ca-cert", "--yes"], b"%CMNG=3"),
+    "delete --all": (["cred", "delete", "--all", "--yes"], b"%CMNG=3"),
+    "keygen": (["cred", "keygen", "--tag", "100"], b"%KEYGEN"),
+    "issue": (["cred", "issue"], b"%KEYGEN"),
+}
+
+
+@pytest.mark.parametrize("change", CHANGES, ids=list(CHANGES))
+@pytest.mark.parametrize(
+    ("url", "code"), [(UNREACHABLE, 3), ("sqlite:////no/such/dir/ledger.sqlite", 2)]
+)
+def test_a_ledger_that_cannot_be_opened_stops_every_change_before_the_port_opens(
+    xsudo: Run, fleet_ca: Path, change: str, url: str, code: int
+) -> None:
+    args, _ = CHANGES[change]
+    extra = _issue_args(fleet_ca) if change == "issue" else []
+    board_url = port()
+    result = xsudo(*args, *extra, "--port", board_url, "--ledger", url)
+    assert result.code == code, result.err
+    assert result.err.startswith("error: ") and result.err.count("\n") == 1
+    assert get_board(board_url.split("://")[1].split("?")[0]) is None  # never opened
+
+
+@pytest.mark.parametrize("change", CHANGES, ids=list(CHANGES))
+def test_an_imei_the_ledger_refuses_gets_no_change(
+    xsudo: Run, ca_file: Path, fleet_ca: Path, ledger_url: str, isolated_env: Path, change: str
+) -> None:
+    url, extra = port(), ledger_args(ledger_url, isolated_env)
+    write = ["--port", url, "--tag", "7", "--type", "ca-cert", str(ca_file), *extra]
+    assert xsudo("cred", "write", *write).code == 0
+    stored = dict(board(url).modem.nvm.credentials)
+    with open_at(ledger_url, isolated_env) as ledger:
+        ledger.begin_device(IMEIS[0], None, "other-station", None)
+    args, marker = CHANGES[change]
+    own = _issue_args(fleet_ca) if change == "issue" else []
+    result = xsudo(*args, *own, "--port", url, *extra)
+    assert result.code == 1, result.err
+    *warnings, error = result.err.splitlines()
+    assert error.startswith("error: ") and "being provisioned at station other-station" in error
+    assert all(line.startswith("warning: ") for line in warnings)
+    assert not [c for c in journal(url) if marker in c]
+    assert dict(board(url).modem.nvm.credentials) == stored
+    with open_at(ledger_url, isolated_env) as ledger:
+        history = ledger.show(IMEIS[0])
+    assert len(history.records) == 1  # the write only
+    assert [f.kind for f in history.flags] == ["concurrent-claim"]
+
+
+@pytest.mark.parametrize(
+    ("url", "warned"),
+    [
+        ("postgresql://xsudo:s3cret@db.example/ledger", True),
+        ("postgresql://xsudo@/ledger?host=%2Fvar%2Frun%2Fpostgresql&password=s3cret", True),
+        ("postgresql://xsudo@/ledger?host=%2Fvar%2Frun%2Fpostgresql", False),
+        ("postgresql://xsudo@db.example:5432/ledger", False),
+        (None, False),
+    ],
+)
+def test_only_a_url_with_a_password_earns_the_warning(
+    url: str | None, warned: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from xsudo.cli.ledger import _warn_password
+
+    _warn_password(url)
+    assert ("password that other users can see" in capsys.readouterr().err) == warned

@@ -67,9 +67,7 @@ def test_cred_list_loads_no_parsers_and_no_key_store(board: str, tmp_path: Path)
     assert "xsudo.at.modem" in modules  # it did talk to the board
 
 
-def test_plain_provision_loads_no_key_store_issuing_or_renderer(
-    board: str, tmp_path: Path
-) -> None:
+def test_plain_provision_loads_no_key_store_issuing_or_renderer(board: str, tmp_path: Path) -> None:
     ca_key, key = new_ec_key(), new_ec_key()
     ca = make_ca(ca_key, "import test CA")
     (tmp_path / "ca.pem").write_bytes(cert_pem(ca))

@@ -211,9 +211,9 @@ def test_copied_choices_equal_their_sources() -> None:
     from xsudo.at.transport import FLOW_CONTROLS
     from xsudo.keys import IMPORT_PASSPHRASE_ENV, STORE_NAMES
     from xsudo.keys.command_store import DEFAULT_TIMEOUT
-    from xsudo.provision.subject import CN_SOURCES
     from xsudo.provision.onboarding import DEFAULT_FW_TYPES
     from xsudo.provision.policy import AUTH_MODES
+    from xsudo.provision.subject import CN_SOURCES
 
     assert params.CMD_TYPES == CMD_TYPES
     assert params.CMD_TYPE_ENV == CMD_TYPE_ENV

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager, suppress
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import ExitStack, closing, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -36,9 +36,10 @@ from xsudo.cli.output import (
 
 if TYPE_CHECKING:
     from xsudo.content import CredType, Preflight
-    from xsudo.device import Credential, Device
+    from xsudo.device import BulkDelete, Credential, Device
     from xsudo.ledger.recording import DeviceRun, RunLedger
     from xsudo.provision.expiry import ExpiryReport
+    from xsudo.provision.policy import AuthSettings
     from xsudo.provision.writer import CredResult
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -251,7 +252,6 @@ def write(
     """
     from xsudo.content import CredType, parse_cred_type
     from xsudo.errors import BadInputError
-    from xsudo.ledger.recording import key_fingerprint_of
 
     kind = parse_cred_type(cred_type)
     if kind is CredType.PUBLIC_KEY:
@@ -276,46 +276,47 @@ def write(
         recorded_run(ledger, dev) as run,
     ):
         result = dev.write_credential(tag, kind, item, replace=replace, password=password)
-        run.add(result.to_json())
-        if not result.ok:
-            run.fail(result.message)
-        run.key_fingerprint = key_fingerprint_of(dev.key, run.entries)
-    if run.head_problem:
-        warn(f"the audit head was not stored in the ledger: {run.head_problem}")
+        record_results(run, dev, [result.to_json()], None if result.ok else result.message)
+    warn_head(run)
     _show_result(result, as_json, _checked_json(item))
 
 
 @contextmanager
 def recorded_run(ledger: RunLedger, dev: Device) -> Iterator[DeviceRun]:
-    """:func:`xsudo.ledger.recording.device_record` for one connected device: its IMEI (a
-    modem without one cannot be recorded, so nothing is written), the device UUID from
-    ``%DEVICEUUID`` (one read-only command; ``None`` on nRF9160, whose UUID only the
-    attestation token carries), model and firmware when the session has read them."""
-    from xsudo.errors import OperationFailed, XsudoError
+    """:func:`xsudo.ledger.recording.device_record` for one connected device, entered
+    before the command's first protected command: its IMEI (a modem without one cannot be
+    recorded, so nothing is written), its device UUID (:func:`device_uuid_of`), model and
+    firmware when the session has read them. A refused claim (exit 1) or a ledger that
+    stops answering (exit 3) raises here, with nothing sent to the modem but reads."""
+    from xsudo.errors import OperationFailed
     from xsudo.ledger.recording import device_record, station_id
-    from xsudo.provision.attest import listed_device_uuid
 
     session = dev.session
     imei = session.imei
     if imei is None:
         raise OperationFailed(
-            "the modem reports no IMEI (AT+CGSN), so the ledger cannot record this write; "
-            "nothing was written",
-            "write to a modem with production firmware (test firmware has no IMEI)",
+            "the modem reports no IMEI (AT+CGSN), so the ledger cannot record this change; "
+            "nothing was changed",
+            "use a modem with production firmware (test firmware has no IMEI)",
         )
-    known, device_uuid = session.identity, None
-    with suppress(XsudoError):  # a UUID that fails its check is left out, as by provision
-        device_uuid = listed_device_uuid(dev.modem)
+    known = session.identity
     with device_record(
         ledger,
         station_id(),
         imei=imei,
-        device_uuid=device_uuid,
+        device_uuid=device_uuid_of(dev),
         model=known.model if known else None,
         firmware=known.mfw if known else None,
         audit=session.audit,
     ) as run:
         yield run
+
+
+def device_uuid_of(dev: Device) -> str | None:
+    """The device UUID the ledger records (:func:`xsudo.provision.attest.recorded_device_uuid`)."""
+    from xsudo.provision.attest import recorded_device_uuid
+
+    return recorded_device_uuid(dev.modem)
 
 
 @click.command()
@@ -331,6 +332,7 @@ def recorded_run(ledger: RunLedger, dev: Device) -> Iterator[DeviceRun]:
     "entries and the %XPMNG public keys (type 5 on tags 0-9).",
 )
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@ledger_option
 @json_option
 @passphrase_file_option
 def delete(
@@ -340,6 +342,7 @@ def delete(
     cred_type: str | None,
     delete_all: bool,
     yes: bool,
+    ledger_url: str | None,
     as_json: bool,
     passphrase_file: Path | None,
 ) -> None:
@@ -347,12 +350,16 @@ def delete(
 
     Asks on a terminal unless --yes. --all never deletes the modem's reserved entries or
     an %XPMNG public key; delete such a key by name (--tag N --type public-key).
+
+    Every delete is recorded in the ledger, as cred write records a write: the ledger is
+    opened before the port and the IMEI claimed before anything is deleted (exit 3 when
+    the ledger cannot be reached, exit 1 when it refuses the IMEI; nothing deleted).
     """
     from xsudo.content import cred_type_label, parse_cred_type
     from xsudo.errors import BadInputError
 
     if delete_all:
-        _delete_all(connection, auth, tag, cred_type, yes, as_json, passphrase_file)
+        _delete_all(connection, auth, tag, cred_type, yes, ledger_url, as_json, passphrase_file)
         return
     if tag is None or cred_type is None:
         raise BadInputError("delete needs --tag and --type", "or --all to delete every credential")
@@ -362,12 +369,62 @@ def delete(
             raise BadInputError("deleting needs confirmation", "pass --yes to delete unasked")
         click.confirm(f"delete tag {tag} {cred_type_label(kind)} from the modem?", abort=True)
     settings = auth_settings(auth, passphrase_file)
-    with open_device(connection, settings, passphrase_file) as dev, outcome_on_error(as_json):
-        result = dev.delete_credential(tag, kind)
+    result = _delete_one(connection, settings, passphrase_file, ledger_url, as_json, tag, kind)
     if result.action == "absent" and not as_json:
         emit(f"absent: nothing stored at tag {tag} {cred_type_label(kind)}; nothing deleted")
         return
     _show_result(result, as_json)
+
+
+def _delete_one(
+    connection: Connection,
+    settings: AuthSettings,
+    passphrase_file: Path | None,
+    ledger_url: str | None,
+    as_json: bool,
+    tag: int,
+    kind: CredType,
+) -> CredResult:
+    """Delete ``(tag, kind)`` inside the ledger's claim and record (``deleted`` with the
+    SHA it removed as ``previous_sha``, or ``absent``)."""
+    from xsudo.cli.ledger import open_run_ledger
+
+    ledger = open_run_ledger(ledger_url)  # no change without a record: before the port opens
+    with (
+        closing(ledger),
+        open_device(connection, settings, passphrase_file) as dev,
+        outcome_on_error(as_json),
+        recorded_run(ledger, dev) as run,
+    ):
+        result = dev.delete_credential(tag, kind)
+        record_results(run, dev, [result.to_json()], None if result.ok else result.message)
+    warn_head(run)
+    return result
+
+
+def record_results(
+    run: DeviceRun,
+    dev: Device,
+    results: Iterable[Mapping[str, Any] | tuple[Mapping[str, Any], str]],
+    error: str | None = None,
+) -> None:
+    """Add ``results`` (``CredResult.to_json()`` objects, or one with the certificate PEM
+    it wrote) to ``run``, fail it with ``error`` when given, and name the signing key when
+    any entry was sent with %XSUDO."""
+    from xsudo.ledger.recording import key_fingerprint_of
+
+    for item in results:
+        result, pem = item if isinstance(item, tuple) else (item, None)
+        run.add(result, pem)
+    if error is not None:
+        run.fail(error)
+    run.key_fingerprint = key_fingerprint_of(dev.key, run.entries)
+
+
+def warn_head(run: DeviceRun | None) -> None:
+    """Warn when the audit head could not be stored in the ledger (the record stands)."""
+    if run is not None and run.head_problem:
+        warn(f"the audit head was not stored in the ledger: {run.head_problem}")
 
 
 def _delete_all(
@@ -376,10 +433,15 @@ def _delete_all(
     tag: int | None,
     cred_type: str | None,
     yes: bool,
+    ledger_url: str | None,
     as_json: bool,
     passphrase_file: Path | None,
 ) -> None:
-    """``delete --all``: :meth:`xsudo.device.Device.delete_all`, asking first on a terminal."""
+    """``delete --all``: :meth:`xsudo.device.Device.delete_all`, asking first on a terminal.
+
+    The ledger is opened before the port; the IMEI is claimed once the entries to delete
+    are known and confirmed, before the first delete (:func:`_bulk_recorded`). Nothing to
+    delete: nothing claimed, nothing recorded."""
     from xsudo.errors import BadInputError
 
     if cred_type is not None:
@@ -395,14 +457,62 @@ def _delete_all(
             listed = ", ".join(f"{c.tag}/{c.type_label}" for c in doomed)
             click.confirm(f"delete {len(doomed)} credentials ({listed})?", abort=True, err=True)
 
+    from xsudo.cli.ledger import open_run_ledger
+
     settings = auth_settings(auth, passphrase_file)
-    with open_device(connection, settings, passphrase_file) as dev:
-        bulk = dev.delete_all(tag, confirm=confirm)
+    ledger = open_run_ledger(ledger_url)  # no change without a record: before the port opens
+    with closing(ledger), open_device(connection, settings, passphrase_file) as dev:
+        bulk, run = _bulk_recorded(ledger, dev, tag, confirm)
+    warn_head(run)
     _show_bulk(bulk.to_json(), as_json, tag)
     if bulk.error is not None:
         raise bulk.error
     if bulk.failed:
         raise click.exceptions.Exit(1)
+
+
+def _bulk_recorded(
+    ledger: RunLedger,
+    dev: Device,
+    tag: int | None,
+    confirm: Callable[[list[Credential]], None],
+) -> tuple[BulkDelete, DeviceRun | None]:
+    """:meth:`Device.delete_all` with its run recorded: the claim is taken right after
+    ``confirm`` accepts the entries (a refusal raises there, before any delete), and the
+    record lists each entry deleted and each that failed (not those never attempted)."""
+    runs: list[DeviceRun] = []
+    with ExitStack() as stack:
+
+        def claim_then_delete(doomed: list[Credential]) -> None:
+            confirm(doomed)
+            runs.append(stack.enter_context(recorded_run(ledger, dev)))
+
+        bulk = dev.delete_all(tag, confirm=claim_then_delete)
+        if runs:
+            results = [r.to_json() for r in bulk.deleted] + _failed_deletes(bulk)
+            error = None
+            if bulk.failed:
+                first = bulk.error if bulk.error is not None else bulk.failed[0][1]
+                error = f"{len(bulk.failed)} not deleted: {first}"
+            record_results(runs[0], dev, results, error)
+    return bulk, runs[0] if runs else None
+
+
+def _failed_deletes(bulk: BulkDelete) -> list[dict[str, Any]]:
+    """The ledger entries of the deletes that failed (``failed``; ``sha`` is the SHA still
+    stored when the delete did not land, ``None`` when that is not known); those never
+    attempted are left out: nothing was sent for them."""
+    return [
+        {
+            "tag": c.tag,
+            "type_id": c.type,
+            "action": "failed",
+            "sha": c.sha256 if landed == "not-landed" else None,
+            "previous_sha": c.sha256,
+        }
+        for c, error, landed in bulk.failed
+        if error != "not attempted"
+    ]
 
 
 def _show_bulk(summary: dict[str, Any], as_json: bool, tag: int | None) -> None:

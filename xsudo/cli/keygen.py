@@ -6,6 +6,7 @@ Both are added to the ``cred`` group in :mod:`xsudo.cli.app`.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -22,6 +23,7 @@ from xsudo.cli.deviceopts import (
 )
 from xsudo.cli.inputs import read_file
 from xsudo.cli.keyopts import key_store, passphrase_file_option
+from xsudo.cli.ledger import ledger_option
 from xsudo.cli.output import emit, emit_json, file_option, json_option, note, warn
 from xsudo.cli.params import CN_SOURCES, DEFAULT_FW_TYPES
 
@@ -123,6 +125,7 @@ def save_csr(outcome: KeygenOutcome, path: Path) -> None:
 @file_option("--csr-out", help="Save the CSR (PEM; DER when FILE ends in .der).")
 @identity_key_option
 @click.option("--replace", is_flag=True, help="Replace a client key already in the tag.")
+@ledger_option
 @json_option
 @passphrase_file_option
 def keygen(
@@ -133,6 +136,7 @@ def keygen(
     csr_out: Path | None,
     identity_key: Path | None,
     replace: bool,
+    ledger_url: str | None,
     as_json: bool,
     passphrase_file: Path | None,
 ) -> None:
@@ -140,14 +144,25 @@ def keygen(
 
     The private key never leaves the modem. The CSR's own signature, the COSE_Sign1
     structure (ES256) and its digest of the CSR are always checked; the COSE signature
-    only with --identity-key.
+    only with --identity-key. The key is recorded in the ledger as cred write records a
+    write (action keygen; the ledger is opened before the port, exit 3 when unreachable).
     """
+    from xsudo.cli.cred import record_results, recorded_run, warn_head
+    from xsudo.cli.ledger import open_run_ledger
+
     verifier = load_identity_file(identity_key)
     check_output_path(csr_out, "the CSR")
     settings = auth_settings(auth, passphrase_file)
-    with open_device(connection, settings, passphrase_file) as dev:
+    ledger = open_run_ledger(ledger_url)  # no change without a record: before the port opens
+    with (
+        closing(ledger),
+        open_device(connection, settings, passphrase_file) as dev,
+        recorded_run(ledger, dev) as run,
+    ):
         outcome = dev.keygen(tag, attributes, replace=replace, identity_key=verifier)
+        record_results(run, dev, [_key_entry(outcome)])
         head = dev.audit_head
+    warn_head(run)
     if csr_out is not None:
         save_csr(outcome, csr_out)
     if as_json:
@@ -207,8 +222,8 @@ def open_ca_files(ca_cert: Path, ca_key: str, passphrase_file: Path | None) -> C
 @file_option(
     "--onboarding-csv",
     help="Append the device to an nRF Cloud bulk-onboarding CSV (device ID = the CN). "
-    "Deprecated: devices provisioned with xsudo provision are in the ledger; export them "
-    "with xsudo ledger export --format nrfcloud.",
+    "Deprecated: the ledger records the certificate; export the rows with xsudo ledger "
+    "export --format nrfcloud.",
 )
 @click.option(
     "--fw-types",
@@ -224,6 +239,7 @@ def open_ca_files(ca_cert: Path, ca_key: str, passphrase_file: Path | None) -> C
     default=None,
     help="Passphrase of the CA key (file store), if it differs from --passphrase-file.",
 )
+@ledger_option
 def issue(
     connection: Connection,
     auth: AuthRequest,
@@ -244,13 +260,22 @@ def issue(
     subtype: str,
     tags: str,
     ca_passphrase_file: Path | None,
+    ledger_url: str | None,
 ) -> None:
     """Generate a key on the modem, sign its CSR with a CA key from the key store, and
     write the certificate as the tag's client certificate (verified by SHA, audited).
 
     The CA key is used only through the key store's signer: it is never written out.
     The CA certificate must hold the CA key's public key.
+
+    The device is recorded in the ledger as cred write records a write: the key (action
+    keygen) and the certificate (action issued, kept for ledger export --format nrfcloud).
+    The ledger is opened before the port and the IMEI claimed before %KEYGEN (exit 3 when
+    the ledger cannot be reached, exit 1 when it refuses the IMEI; nothing changed).
     """
+    from xsudo.cli.cred import record_results, recorded_run, warn_head
+    from xsudo.cli.ledger import open_run_ledger
+    from xsudo.ledger.recording import issued_result
     from xsudo.provision.onboarding import append_rows, check_fw_types, row_for
 
     verifier = load_identity_file(identity_key)
@@ -259,7 +284,12 @@ def issue(
         check_output_path(path, what)
     authority = open_ca_files(ca_cert, ca_key, ca_passphrase_file or passphrase_file)
     settings = auth_settings(auth, passphrase_file)
-    with open_device(connection, settings, passphrase_file) as dev:
+    ledger = open_run_ledger(ledger_url)  # no change without a record: before the port opens
+    with (
+        closing(ledger),
+        open_device(connection, settings, passphrase_file) as dev,
+        recorded_run(ledger, dev) as run,
+    ):
         outcome = dev.issue(
             tag,
             authority,
@@ -269,7 +299,10 @@ def issue(
             replace=replace,
             identity_key=verifier,
         )
+        cert = (issued_result(outcome.written.to_json()), outcome.cert_pem.decode("ascii"))
+        record_results(run, dev, [_key_entry(outcome.keygen), cert])
         head = dev.audit_head
+    warn_head(run)
     if csr_out is not None:
         save_csr(outcome.keygen, csr_out)
     if cert_out is not None:
@@ -282,8 +315,8 @@ def issue(
         append_rows(onboarding_csv, [row])
         note(f"added device {row.device_id} to {onboarding_csv}")
         note(
-            "--onboarding-csv is deprecated: provision with xsudo provision (issue entries "
-            "are recorded in the ledger) and export with xsudo ledger export --format nrfcloud"
+            "--onboarding-csv is deprecated: the ledger records this certificate; export "
+            "the rows with xsudo ledger export --format nrfcloud"
         )
     if as_json:
         emit_json({**outcome.to_json(), "audit_head": _head(head)})
@@ -297,6 +330,12 @@ def _show_certificate(cert: x509.Certificate, sha: str | None, action: str) -> N
     emit(f"serial:       {format(cert.serial_number, 'x')}")
     emit(f"not after:    {cert.not_valid_after_utc:%Y-%m-%d %H:%M:%S}Z")
     emit(f"{action}: client certificate, modem SHA {sha}")
+
+
+def _key_entry(outcome: KeygenOutcome) -> dict[str, Any]:
+    from xsudo.ledger.recording import keygen_result
+
+    return keygen_result(outcome.tag, outcome.key_sha, outcome.previous_sha, outcome.auth)
 
 
 def _head(head: AuditHead | None) -> dict[str, Any] | None:

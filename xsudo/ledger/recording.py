@@ -1,9 +1,9 @@
 """Recording device runs in the ledger, for the commands that provision.
 
-``cred write``, ``provision`` and ``apply`` share these helpers, so that every command
-keeps the same rule: **no write without a record**. The ledger is opened (and migrated)
-and the device claimed before any protected command reaches the modem; an unreachable
-ledger or a refused claim stops the run with nothing written.
+``cred write|delete|keygen|issue``, ``provision`` and ``apply`` share these helpers, so
+that every command keeps the same rule: **no write without a record**. The ledger is
+opened (and migrated) and the device claimed before any protected command reaches the
+modem; an unreachable ledger or a refused claim stops the run with nothing written.
 
 * :func:`open_ledger` opens the ledger named by the caller, ``$XSUDO_LEDGER``, or the
   SQLite file in the xsudo home (nothing to set up).
@@ -11,8 +11,10 @@ ledger or a refused claim stops the run with nothing written.
 * :func:`device_record` claims a device, runs the caller's block, records the run and
   stores the audit head (:class:`DeviceRun` collects what the block did).
 * :func:`open_for_run` is :func:`open_ledger` for one run in a short process (``cred
-  write``): on a SQLite ledger at this version's schema it writes through ``sqlite3``
-  (:class:`SqliteRun`) and hands anything unusual to the full store.
+  write|delete|keygen|issue``): on a SQLite ledger at this version's schema it writes
+  through ``sqlite3`` (:class:`SqliteRun`) and hands anything unusual to the full store.
+* :func:`keygen_result` and :func:`issued_result` are the entries of a key generated on the
+  device and of the certificate issued for it (actions :data:`KEYGEN`, :data:`ISSUED`).
 
 SQLAlchemy and Alembic are imported only when the full store is opened, never with this
 module.
@@ -197,6 +199,42 @@ def store_audit_head(ledger: RunLedger, station: str, audit: AuditLog | None) ->
     except XsudoError as exc:
         return str(exc)
     return ""
+
+
+CLIENT_KEY_TYPE = 2
+"""The ``%CMNG`` type of a client private key (what ``%KEYGEN`` makes)."""
+
+
+KEYGEN = "keygen"
+"""The action of a client key generated on the device (``%KEYGEN``): xsudo sent the command,
+not the key; the entry's ``sha`` is what the modem lists for the new key."""
+
+ISSUED = "issued"
+"""The action of a client certificate issued by a CA for a key generated on the device and
+written back (``cred issue``); ``previous_sha`` says whether it replaced one."""
+
+
+def keygen_result(
+    tag: int, sha: str | None, previous_sha: str | None, auth: str | None
+) -> dict[str, Any]:
+    """The :meth:`DeviceRun.add` mapping of a client key generated in ``tag`` (type 2):
+    action :data:`KEYGEN`, the SHA the modem lists for it, the key it replaced, if any."""
+    return {
+        "tag": tag,
+        "type_id": CLIENT_KEY_TYPE,
+        "sha": sha,
+        "previous_sha": previous_sha,
+        "auth": auth,
+        "action": KEYGEN,
+    }
+
+
+def issued_result(written: Mapping[str, Any]) -> dict[str, Any]:
+    """The :meth:`DeviceRun.add` mapping of an issued certificate from its write's result
+    (``CredResult.to_json()``): action :data:`ISSUED` when the write landed (``written`` or
+    ``replaced``), else the write's own action."""
+    landed = written.get("action") in ("written", "replaced")
+    return {**written, "action": ISSUED} if landed else dict(written)
 
 
 def key_fingerprint_of(signer: Signer | None, entries: Sequence[CredentialEntry]) -> str | None:
@@ -490,7 +528,17 @@ class SqliteRun:
                     (station, seq, hash, _sqlite_time(_now())),
                 )
         except sqlite3.IntegrityError:
-            self.full().store_audit_head(station, seq, hash)
+            # Boards of one fleet share the station's log, so several report the same head:
+            # the same hash stored again is done; another one is the store's conflict.
+            if self._stored_head(station, seq) != hash:
+                self.full().store_audit_head(station, seq, hash)
+
+    def _stored_head(self, station: str, seq: int) -> str | None:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT hash FROM audit_heads WHERE station = ? AND seq = ?", (station, seq)
+            ).fetchall()
+        return rows[0][0] if rows else None
 
 
 class _Unusual(Exception):

@@ -98,7 +98,11 @@ class CredentialEntry:
     modem lists (``sha``; ``previous_sha`` before), how it was sent (``auth``: ``xsudo``,
     ``plain`` or ``None`` when nothing was sent) and what happened (``action``, as in a
     ``cred write`` result: ``written``, ``unchanged``, ``replaced``, ``refused``,
-    ``failed``...). ``certificate_pem`` is the public certificate written, when the ledger
+    ``failed``; a ``cred delete`` result: ``deleted`` with ``sha`` ``None`` and the SHA
+    deleted in ``previous_sha``, or ``absent``; ``keygen`` for a key generated on the
+    device, ``issued`` for the CA-signed certificate written back for it). An entry is never
+    changed afterwards: a later run's entry at the same tag and type says what became of
+    it. ``certificate_pem`` is the public certificate written, when the ledger
     should be able to export it for nRF Cloud onboarding (a client certificate); never a
     private key."""
 

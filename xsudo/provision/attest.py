@@ -8,6 +8,7 @@ came back as the nonce.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from typing import TYPE_CHECKING
 
@@ -85,3 +86,23 @@ def read_device_uuid(modem: Modem) -> uuid.UUID:
     if lines:
         return uuid.UUID(check_uuid(parse_text_value(lines[0], b"%DEVICEUUID:")))
     return read_attestation(modem).message.device_uuid
+
+
+def recorded_device_uuid(modem: Modem) -> str | None:
+    """The device UUID a record of the device carries (read-only, best effort):
+    ``%DEVICEUUID`` on nRF91x1; on nRF9160, which has no ``%DEVICEUUID``, the device UUID in
+    the attestation token (``%ATTESTTOKEN``, modem firmware 1.3.0 and later), the same
+    identifier from the one place that firmware gives it. ``None`` when neither answers, or
+    the answer fails its check (the record then lacks it; nothing is stopped for it).
+
+    ``%XMODEMUUID`` is never taken for it: it names the modem firmware build, the same on
+    every device that runs it, and changes with a firmware update."""
+    from xsudo.errors import XsudoError
+
+    with contextlib.suppress(XsudoError):
+        listed = listed_device_uuid(modem)
+        if listed is not None:
+            return listed
+    with contextlib.suppress(XsudoError):
+        return str(read_attestation(modem).message.device_uuid)
+    return None

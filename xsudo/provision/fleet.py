@@ -59,7 +59,7 @@ from xsudo.provision.writer import CredentialWriter, CredResult
 
 if TYPE_CHECKING:  # issuing, [finish] and signing load only when a manifest uses them
     from xsudo.ca import CertificateAuthority
-    from xsudo.ledger.recording import RunLedger
+    from xsudo.ledger.recording import DeviceRun, RunLedger
     from xsudo.signing import Signer
 
 Progress = Callable[[str, int, int, str], None]
@@ -269,12 +269,11 @@ def _identify(device: _Device, modem: Modem) -> None:
     """Read model, firmware and device UUID for the ledger (read-only). A value the modem
     does not give, or gives in a form that fails its check, is left ``None``: the record
     then lacks it, and the write is not stopped for it."""
-    from xsudo.provision.attest import listed_device_uuid
+    from xsudo.provision.attest import recorded_device_uuid
 
     with suppress(XsudoError):  # the IMEI is known already; the modem UUID is not recorded
         device.firmware, device.model = modem.firmware_and_model()
-    with suppress(XsudoError):
-        device.device_uuid = listed_device_uuid(modem)
+    device.device_uuid = recorded_device_uuid(modem)
 
 
 def _close(device: _Device) -> None:
@@ -313,6 +312,8 @@ def _apply(
         **cert,
         "public_key_fingerprint": outcome.keygen.reply.fingerprint,
         "key_sha": outcome.keygen.key_sha,
+        "key_previous_sha": outcome.keygen.previous_sha,
+        "key_auth": outcome.keygen.auth,
         "cose_signature": outcome.keygen.signature.status,
     }
     return outcome.written, {
@@ -376,7 +377,7 @@ def _write_recorded(
         ) as run:
             _write_plan(device, settings, audit, notify)
             for position, result in enumerate(report.results):
-                run.add(result, device.certificates.get(position))
+                _add_to_run(run, result, device.certificates.get(position))
             if not report.ok:
                 run.fail(report.error or "failed")
             run.key_fingerprint = key_fingerprint_of(settings.signer, run.entries)
@@ -387,6 +388,23 @@ def _write_recorded(
         notify(device.port, len(report.results), total, "failed: ledger")
         return
     report.ledger_record = run.record_id
+
+
+def _add_to_run(run: DeviceRun, result: dict[str, Any], certificate_pem: str | None) -> None:
+    """One report result as ledger entries: an ``issue`` entry is two, the key generated on
+    the device (action ``keygen``) and the certificate written for it (``issued``), as
+    ``cred issue`` records them; anything else is one."""
+    from xsudo.ledger.recording import issued_result, keygen_result
+
+    issued = result.get("issued")
+    if not isinstance(issued, dict):
+        run.add(result, certificate_pem)
+        return
+    key = keygen_result(
+        result["tag"], issued.get("key_sha"), issued.get("key_previous_sha"), issued.get("key_auth")
+    )
+    run.add(key, None)
+    run.add(issued_result(result), certificate_pem)
 
 
 def _write_plan(
