@@ -60,6 +60,7 @@ from xsudo.at.modem import Modem
 from xsudo.ca import cert_pem
 from xsudo.keys import KeyStore, PassphraseSource
 from xsudo.labpki import issue_client_cert, make_ca, new_ec_key, private_key_pem
+from xsudo.ledger.recording import open_ledger
 from xsudo.sim import register_url_handler
 
 register_url_handler()  # setting up the boards opens sim:// ports in this process
@@ -198,6 +199,12 @@ class Bench:
                 else:
                     modem.identity()
         self.ports = [port_url(boards, mode, i, imei) for i, imei in enumerate(self.imeis)]
+        # The home's ledger as a station has it after its first day: made (and migrated) once,
+        # untimed, and put back before every run with the audit log it agrees with (a ledger
+        # holding heads of a deleted log would flag each run as a rewritten log).
+        open_ledger(None, self.home).close()
+        self.ledger_template = root / "ledger-template.sqlite"
+        shutil.copyfile(self.home / "ledger.sqlite", self.ledger_template)
 
     def reset(self, count: int) -> None:
         """Fresh boards and a fresh audit log (untimed)."""
@@ -217,8 +224,9 @@ class Bench:
             shutil.copyfile(
                 self.templates / f"board{index}.json", self.boards / f"board{index}.json"
             )
-        for name in ("audit.jsonl", "audit.jsonl.checkpoints"):
+        for name in ("audit.jsonl", "audit.jsonl.checkpoints", "ledger.sqlite-journal"):
             (self.home / name).unlink(missing_ok=True)
+        shutil.copyfile(self.ledger_template, self.home / "ledger.sqlite")
 
     def run(self, count: int) -> tuple[float, float, float | None]:
         """Wall seconds and CPU seconds (user + sys) of one ``xsudo provision`` process, and
@@ -243,6 +251,8 @@ class Bench:
                 f"{self.mode} x{count}: xsudo provision exited {done.returncode}: "
                 f"{done.stderr.decode(errors='replace')[-2000:]}"
             )
+        if b"warning" in done.stderr:  # e.g. an audit head the ledger does not agree with
+            raise SystemExit(f"{self.mode} x{count}: {done.stderr.decode(errors='replace')}")
         lines = report.read_text().splitlines()
         if len(lines) != count or not all(json.loads(line)["ok"] for line in lines):
             raise SystemExit(f"{self.mode} x{count}: a device was not provisioned")
