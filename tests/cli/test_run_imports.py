@@ -10,16 +10,13 @@ timed here; ``benchmarks/job.py`` measures the whole job.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.at.ptysim import PtySim
-from tests.cli.test_startup_imports import PROBE
+from tests.cli.test_startup_imports import loaded_by
 from xsudo.ca import cert_pem
 from xsudo.labpki import issue_client_cert, make_ca, new_ec_key, private_key_pem
 
@@ -31,21 +28,6 @@ def board() -> Iterator[str]:
         yield sim.path
     finally:
         sim.stop()
-
-
-def run_loaded(args: list[str], tmp_path: Path) -> set[str]:
-    """The modules ``xsudo *args`` loaded (it must exit 0), stdout and stderr to pipes."""
-    out = tmp_path / "modules.json"
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE, str(out), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    report = json.loads(out.read_text())
-    assert report["code"] in (0, None), (args, done.stdout, done.stderr)
-    return set(report["modules"])
 
 
 def present(modules: set[str], names: tuple[str, ...]) -> list[str]:
@@ -62,7 +44,7 @@ NO_ISSUING = ("xsudo.provision.keygen", "xsudo.tokens.cose", "xsudo.tokens.csr",
 
 
 def test_cred_list_loads_no_parsers_and_no_key_store(board: str, tmp_path: Path) -> None:
-    modules = run_loaded(["cred", "list", "--port", board], tmp_path)
+    modules = loaded_by(["cred", "list", "--port", board], tmp_path)
     assert present(modules, (*NO_KEYS, *NO_ISSUING, "cryptography.x509")) == []
     assert "xsudo.at.modem" in modules  # it did talk to the board
 
@@ -81,6 +63,6 @@ def test_plain_provision_loads_no_key_store_issuing_or_renderer(board: str, tmp_
         '[[credential]]\ntag = 77\ntype = "client-cert"\nfile = "client.crt"\n'
         '[[credential]]\ntag = 77\ntype = "client-key"\nfile = "client.key"\n'
     )
-    modules = run_loaded(["provision", str(manifest), "--port", board], tmp_path)
+    modules = loaded_by(["provision", str(manifest), "--port", board], tmp_path)
     assert present(modules, (*NO_KEYS, *NO_ISSUING, "rich")) == []
     assert "cryptography.x509" in modules  # the certificates were validated

@@ -45,6 +45,14 @@ def ca_file(tmp_path: Path) -> Path:
     return path
 
 
+def lab_ca(xsudo: Run, tmp_path: Path) -> Path:  # noqa: F811
+    """A lab CA made by ``xsudo ca create lab`` (key in the test keyring): its certificate."""
+    ca = tmp_path / "lab.pem"
+    made = xsudo("ca", "create", "lab", "--store", "keyring", "-o", str(ca))
+    assert made.code == 0, made.err
+    return ca
+
+
 @pytest.mark.parametrize("profile", ["nrf9160-1.3", "nrf91x1-2.0"])
 def test_write_and_delete_over_a_pty_record_the_device_uuid_of_either_family(
     xsudo: Run,  # noqa: F811
@@ -75,9 +83,7 @@ def test_issue_over_a_pty_records_key_then_certificate(
     tmp_path: Path,
     isolated_env: Path,
 ) -> None:
-    ca = tmp_path / "lab.pem"
-    made = xsudo("ca", "create", "lab", "--store", "keyring", "-o", str(ca))
-    assert made.code == 0, made.err
+    ca = lab_ca(xsudo, tmp_path)
     server = board("nrf9160-1.3", imei=IMEI)
     args = ["--port", server.path, "--tag", "300", "--ca", str(ca), "--ca-key", "lab"]
     result = xsudo("cred", "issue", *args, "--json")
@@ -186,9 +192,7 @@ def test_provision_records_an_issue_entry_as_key_then_certificate(
     tmp_path: Path,
     isolated_env: Path,
 ) -> None:
-    ca = tmp_path / "lab.pem"
-    made = xsudo("ca", "create", "lab", "--store", "keyring", "-o", str(ca))
-    assert made.code == 0, made.err
+    ca = lab_ca(xsudo, tmp_path)
     server = board("nrf91x1-2.0", imei=IMEI)
     manifest = tmp_path / "fleet.toml"
     manifest.write_text(

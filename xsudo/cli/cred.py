@@ -266,19 +266,35 @@ def write(
         _dry_run(item, auth, password, as_json)
         return
     settings = auth_settings(auth, passphrase_file)
+    with recorded_device(ledger_url, connection, settings, passphrase_file, as_json) as (dev, run):
+        result = dev.write_credential(tag, kind, item, replace=replace, password=password)
+        record_results(run, dev, [result.to_json()], None if result.ok else result.message)
+    warn_head(run)
+    _show_result(result, as_json, _checked_json(item))
+
+
+@contextmanager
+def recorded_device(
+    ledger_url: str | None,
+    connection: Connection,
+    settings: AuthSettings,
+    passphrase_file: Path | None,
+    as_json: bool = False,
+) -> Iterator[tuple[Device, DeviceRun]]:
+    """The connected device inside its ledger record, in the order no change without a
+    record needs: the ledger opened before the port, the IMEI claimed before the first
+    protected command (:func:`recorded_run`); with ``as_json`` a failure's outcome is
+    printed (:func:`outcome_on_error`)."""
     from xsudo.cli.ledger import open_run_ledger
 
-    ledger = open_run_ledger(ledger_url)  # no write without a record: before the port opens
+    ledger = open_run_ledger(ledger_url)
     with (
         closing(ledger),
         open_device(connection, settings, passphrase_file) as dev,
         outcome_on_error(as_json),
         recorded_run(ledger, dev) as run,
     ):
-        result = dev.write_credential(tag, kind, item, replace=replace, password=password)
-        record_results(run, dev, [result.to_json()], None if result.ok else result.message)
-    warn_head(run)
-    _show_result(result, as_json, _checked_json(item))
+        yield dev, run
 
 
 @contextmanager
@@ -387,15 +403,7 @@ def _delete_one(
 ) -> CredResult:
     """Delete ``(tag, kind)`` inside the ledger's claim and record (``deleted`` with the
     SHA it removed as ``previous_sha``, or ``absent``)."""
-    from xsudo.cli.ledger import open_run_ledger
-
-    ledger = open_run_ledger(ledger_url)  # no change without a record: before the port opens
-    with (
-        closing(ledger),
-        open_device(connection, settings, passphrase_file) as dev,
-        outcome_on_error(as_json),
-        recorded_run(ledger, dev) as run,
-    ):
+    with recorded_device(ledger_url, connection, settings, passphrase_file, as_json) as (dev, run):
         result = dev.delete_credential(tag, kind)
         record_results(run, dev, [result.to_json()], None if result.ok else result.message)
     warn_head(run)

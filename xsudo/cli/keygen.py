@@ -6,7 +6,6 @@ Both are added to the ``cred`` group in :mod:`xsudo.cli.app`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -17,7 +16,6 @@ from xsudo.cli.deviceopts import (
     Connection,
     auth_options,
     auth_settings,
-    open_device,
     port_options,
     tag_option,
 )
@@ -147,18 +145,12 @@ def keygen(
     only with --identity-key. The key is recorded in the ledger as cred write records a
     write (action keygen; the ledger is opened before the port, exit 3 when unreachable).
     """
-    from xsudo.cli.cred import record_results, recorded_run, warn_head
-    from xsudo.cli.ledger import open_run_ledger
+    from xsudo.cli.cred import record_results, recorded_device, warn_head
 
     verifier = load_identity_file(identity_key)
     check_output_path(csr_out, "the CSR")
     settings = auth_settings(auth, passphrase_file)
-    ledger = open_run_ledger(ledger_url)  # no change without a record: before the port opens
-    with (
-        closing(ledger),
-        open_device(connection, settings, passphrase_file) as dev,
-        recorded_run(ledger, dev) as run,
-    ):
+    with recorded_device(ledger_url, connection, settings, passphrase_file) as (dev, run):
         outcome = dev.keygen(tag, attributes, replace=replace, identity_key=verifier)
         record_results(run, dev, [_key_entry(outcome)])
         head = dev.audit_head
@@ -273,8 +265,7 @@ def issue(
     The ledger is opened before the port and the IMEI claimed before %KEYGEN (exit 3 when
     the ledger cannot be reached, exit 1 when it refuses the IMEI; nothing changed).
     """
-    from xsudo.cli.cred import record_results, recorded_run, warn_head
-    from xsudo.cli.ledger import open_run_ledger
+    from xsudo.cli.cred import record_results, recorded_device, warn_head
     from xsudo.ledger.recording import issued_result
     from xsudo.provision.onboarding import append_rows, check_fw_types, row_for
 
@@ -284,12 +275,7 @@ def issue(
         check_output_path(path, what)
     authority = open_ca_files(ca_cert, ca_key, ca_passphrase_file or passphrase_file)
     settings = auth_settings(auth, passphrase_file)
-    ledger = open_run_ledger(ledger_url)  # no change without a record: before the port opens
-    with (
-        closing(ledger),
-        open_device(connection, settings, passphrase_file) as dev,
-        recorded_run(ledger, dev) as run,
-    ):
+    with recorded_device(ledger_url, connection, settings, passphrase_file) as (dev, run):
         outcome = dev.issue(
             tag,
             authority,
