@@ -61,6 +61,8 @@ class Boards:
 
     def __init__(self, results: dict[str, Any] | None = None, *, hold: bool = False) -> None:
         self.results = results or {}
+        self.steps: dict[str, list[tuple[int, str]]] = {}
+        """Progress each call on a port reports before it waits, as (number, label)."""
         self.calls: list[str] = []
         self.started = threading.Semaphore(0)
         self.release = threading.Event()
@@ -68,12 +70,15 @@ class Boards:
             self.release.set()
         self._lock = threading.Lock()
 
-    def __call__(self, port: str) -> FakeOutcome:
+    def __call__(self, port: str, progress: Callable[[int, int, str], None]) -> FakeOutcome:
         with self._lock:
             self.calls.append(port)
+            steps = self.steps.get(port, [])
             answer = self.results.get(port, "written")
             if isinstance(answer, list):
                 answer = answer.pop(0) if len(answer) > 1 else answer[0]
+        for number, label in steps:
+            progress(number, len(steps), label)
         self.started.release()
         assert self.release.wait(10), "the test never released the board"
         error = None if answer in ("written", "unchanged") else f"{port} went {answer}"

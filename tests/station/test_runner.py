@@ -125,7 +125,7 @@ def test_once_returns_when_every_given_board_has_an_outcome() -> None:
 
 
 def test_a_board_function_that_raises_is_a_failed_board() -> None:
-    def explode(port: str) -> FakeOutcome:
+    def explode(port: str, progress: object) -> FakeOutcome:
         raise PortError(f"cannot open {port}\nsecond line", "check the cable")
 
     station = Station(explode, Ports(Board("/dev/ttyACM9")), once=True)

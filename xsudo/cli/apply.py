@@ -1,4 +1,5 @@
-"""``xsudo apply``: write a pre-signed plan to every --port, with no private key."""
+"""``xsudo apply``: write a pre-signed plan to every --port, with no private key (or, for a
+plan with entries signed at the station, with the plan's line key and its CA keys)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from xsudo.cli.context import app_context
 from xsudo.cli.deviceopts import Connection, connection_options
 from xsudo.cli.ledger import ledger_option, open_ledger
 from xsudo.cli.output import emit, emit_json, note, share
-from xsudo.cli.plan import trust_options, verified_plan
+from xsudo.cli.plan import station_key_options, station_signers, trust_options, verified_plan
 
 if TYPE_CHECKING:
     from xsudo.plans.apply import BoardOutcome
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     show_default=True,
     help="The most boards written at once (each holds a ledger connection while it works).",
 )
+@station_key_options
 @connection_options
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per board on stdout.")
 def apply(
@@ -48,9 +50,12 @@ def apply(
     ports: tuple[str, ...],
     trust_files: tuple[Path, ...],
     approvals: int,
+    clock_skew: str,
     ledger_url: str | None,
     replace: bool,
     workers: int,
+    station_key: str | None,
+    passphrase_file: Path | None,
     connection: Connection,
     as_json: bool,
 ) -> None:
@@ -58,8 +63,9 @@ def apply(
 
     The plan is refused (exit 2) before any port is opened when a signature does not
     verify, fewer than --approvals trusted keys signed it, or it expired. A board whose slot
-    does not hold the plan's key gets nothing. Exit 1 when any board failed or was a
-    duplicate.
+    does not hold the plan's key gets nothing. A plan with entries signed at the station
+    (issue) also needs --key, the plan's line key, and the CA keys it names. Exit 1 when any
+    board failed or was a duplicate.
     """
     from xsudo.api import load_simulator
     from xsudo.audit.log import AuditLog
@@ -70,10 +76,11 @@ def apply(
     twice = sorted({port for port in ports if ports.count(port) > 1})
     if twice:
         raise BadInputError(f"port {twice[0]} is given twice", "give each port once")
-    plan = verified_plan(plan_path, trust_files, approvals)
+    plan = verified_plan(plan_path, trust_files, approvals, clock_skew)
     home = app_context().ensure_home()
     audit = AuditLog.in_home(home)
     audit.check_appendable()  # no write without a record: before any device is touched
+    signers = station_signers(plan, station_key, passphrase_file)  # before any port, too
     for port in ports:
         load_simulator(port)
     station = station_id()
@@ -88,6 +95,7 @@ def apply(
                 station=station,
                 replace=replace,
                 channel=connection.channel_options(),
+                signers=signers,
             )
 
         outcomes = _run(ports, work, workers)

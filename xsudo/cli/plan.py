@@ -19,6 +19,7 @@ from xsudo.cli.params import SLOT
 
 if TYPE_CHECKING:
     from xsudo.crypto import PublicKey
+    from xsudo.plans.issue import StationSigners
     from xsudo.plans.model import VerifiedPlan
     from xsudo.plans.verify import ParsedPlan, SignatureStatus
 
@@ -41,6 +42,12 @@ F = TypeVar("F", bound=Callable[..., Any])
     help="How long the plan is valid: 30m, 12h, 7d, 2w (at most 90 days).",
 )
 @click.option("-o", "--output", type=_PATH, required=True, help="The plan file to write (new).")
+@click.option(
+    "--station-signs",
+    is_flag=True,
+    help="Put issue entries (%KEYGEN, certificate from the CSR) in the plan, signed at the "
+    "station: it then needs --key's key and the CA keys.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the plan's summary as JSON.")
 @passphrase_file_option
 def create(
@@ -49,6 +56,7 @@ def create(
     slot: int | None,
     expires: str,
     output: Path,
+    station_signs: bool,
     as_json: bool,
     passphrase_file: Path | None,
 ) -> None:
@@ -56,11 +64,13 @@ def create(
     signed JWS file.
 
     Every file is validated as xsudo provision would. Entries that cannot be signed ahead
-    (issue, per-device {imei} files, [checks] and [finish]) are refused with the reason.
+    (issue, per-device {imei} files, [checks] and [finish]) are refused with the reason;
+    with --station-signs, issue entries go into the plan with their parameters (covered by
+    the plan's signature) and are signed at the station.
     """
     from xsudo.audit.log import AuditLog
     from xsudo.errors import BadInputError
-    from xsudo.plans.build import build_plan, write_plan
+    from xsudo.plans.build import NeedsStationSigning, build_plan, write_plan
     from xsudo.plans.model import parse_duration
     from xsudo.provision.manifest import load_manifest
 
@@ -81,14 +91,30 @@ def create(
     unlock = getattr(signer, "unlock", None)
     if callable(unlock):
         unlock()
-    document, parsed = build_plan(manifest, signer, slot=slot, validity=validity, audit=audit)
+    try:
+        document, parsed = build_plan(
+            manifest,
+            signer,
+            slot=slot,
+            validity=validity,
+            audit=audit,
+            station_signs=station_signs,
+        )
+    except NeedsStationSigning as exc:
+        raise BadInputError(
+            exc.message,
+            "give --station-signs to have the station sign it (it then needs --key's key and "
+            "the CA key), or provision it from the manifest (xsudo provision)",
+        ) from None
     write_plan(output, document)
     if as_json:
         emit_json(_summary(parsed, ()))
         return
     plan = parsed.plan
+    at_station = len(plan.station_signed)
+    signed_there = f" ({at_station} signed at the station)" if at_station else ""
     note(
-        f"wrote {output}: {counted(len(plan.entries), 'entry', 'entries')}, "
+        f"wrote {output}: {counted(len(plan.entries), 'entry', 'entries')}{signed_there}, "
         f"key {name} slot {plan.slot}, "
         f"expires {plan.not_after.isoformat()}, plan sha256:{plan.plan_hash}"
     )
@@ -148,9 +174,17 @@ def show(plan_path: Path, trust_files: tuple[Path, ...], as_json: bool) -> None:
 
 
 def trust_options(function: F) -> F:
-    """``--trust KEY.pub`` (repeated) and ``--approvals K``: whose signatures on a plan
-    count, and how many of them it needs (``apply``, ``station``). At least one ``--trust``
-    is required; :func:`verified_plan` says so, after the command's own usage checks."""
+    """``--trust KEY.pub`` (repeated), ``--approvals K`` and ``--clock-skew``: whose
+    signatures on a plan count, how many of them it needs, how far in the future its
+    creation may lie (``apply``, ``station``). At least one ``--trust`` is required;
+    :func:`verified_plan` says so, after the command's own usage checks."""
+    function = click.option(
+        "--clock-skew",
+        default="5m",
+        show_default=True,
+        help="How far in this station's future a plan's creation time may lie: 0m, 30m, "
+        "12h (at most 1 day).",
+    )(function)
     function = click.option(
         "--approvals",
         type=click.IntRange(1, 16),
@@ -167,14 +201,70 @@ def trust_options(function: F) -> F:
     )(function)
 
 
-def verified_plan(plan_path: Path, trust_files: tuple[Path, ...], approvals: int) -> VerifiedPlan:
+def verified_plan(
+    plan_path: Path, trust_files: tuple[Path, ...], approvals: int, clock_skew: str = "5m"
+) -> VerifiedPlan:
     """The plan at ``plan_path``, its signatures checked against the ``--trust`` keys
+    and its times against this clock with ``--clock-skew``
     (:func:`xsudo.plans.verify.load_and_verify`; exit 2 before any port is opened)."""
-    from xsudo.plans.verify import load_and_verify
+    from xsudo.plans.model import parse_clock_skew
+    from xsudo.plans.verify import CreatedInTheFuture, load_and_verify
 
     if not trust_files:
         raise click.UsageError("give --trust KEY.pub: the public key that signed the plan")
-    return load_and_verify(plan_path, load_trusted(trust_files), approvals)
+    skew = parse_clock_skew(clock_skew)
+    try:
+        return load_and_verify(plan_path, load_trusted(trust_files), approvals, clock_skew=skew)
+    except CreatedInTheFuture as exc:
+        raise CreatedInTheFuture(
+            exc.message,
+            "check the clocks of the station and of the machine that made the plan (or "
+            f"allow more with --clock-skew; now {clock_skew.strip()})",
+        ) from None
+
+
+def station_key_options(function: F) -> F:
+    """``--key NAME`` (and the key store's passphrase/PIN options): the station's signer
+    for a plan's entries signed at the station (``apply``, ``station``)."""
+    function = passphrase_file_option(function)
+    return click.option(
+        "--key",
+        "station_key",
+        default=None,
+        metavar="NAME",
+        help="For a plan with entries signed at the station: the plan's line key in the key "
+        "store (any store: keyring, file, PKCS#11, command). The CA keys the entries name "
+        "are taken from the same store.",
+    )(function)
+
+
+def station_signers(
+    plan: VerifiedPlan, key_name: str | None, passphrase_file: Path | None
+) -> StationSigners | None:
+    """The signers for ``plan``'s entries signed at the station, opened, checked and
+    unlocked (:func:`xsudo.plans.issue.open_station_signers`), or ``None`` for a plan
+    without any. Exit 2 before any port is opened when ``--key`` is missing, not needed,
+    or does not fit."""
+    from xsudo.plans.issue import open_station_signers
+    from xsudo.plans.model import PlanError
+
+    needed = plan.station_signed
+    if not needed and key_name is None:
+        return None
+    if not needed:
+        raise PlanError(
+            "the plan has no entries signed at the station; the station needs no key",
+            "apply it without --key",
+        )
+    if key_name is None:
+        raise PlanError(
+            f"the plan has {counted(len(needed), 'entry', 'entries')} signed at the station "
+            f"(issue at tag {needed[0].tag}), and no station key was given",
+            f"give --key with the plan's line key ({plan.key_fingerprint[:16]}...); the CA "
+            "keys its entries name must be in the same key store",
+        )
+    store = key_store(passphrase_file)
+    return open_station_signers(plan, store.signer(key_name), store.signer)
 
 
 def load_trusted(paths: tuple[Path, ...]) -> list[PublicKey]:
@@ -233,13 +323,34 @@ def _summary(
         "not_after": plan.not_after.isoformat(),
         "expired": datetime.now(UTC) >= plan.not_after,
         "entries": [
-            {k: v for k, v in entry.to_json().items() if k != "line"} for entry in plan.entries
+            {
+                **{k: v for k, v in entry.to_json().items() if k not in ("line", "ca_pem")},
+                "signed_at": entry.signed_at,
+            }
+            for entry in plan.entries
         ],
         "signatures": [
             {"fingerprint": kid, "key_name": known.get(kid), "verified": checked.get(kid)}
             for kid in parsed.document.kids
         ],
     }
+
+
+def _issue_text(entry: dict[str, Any]) -> str:
+    """An issue entry's parameters on one line (key names and attributes escaped: a plan
+    file is input)."""
+    from xsudo.cli.output import printable
+
+    parts = [
+        f"CA sha256 {entry['ca_sha256']}",
+        f"CA key {printable(str(entry['ca_key']))}",
+        f"{entry['days']} days",
+    ]
+    if entry["cn_from"]:
+        parts.append(f"CN from {entry['cn_from']}")
+    if entry["attributes"]:
+        parts.append(f"attributes {printable(str(entry['attributes']))}")
+    return ", ".join(parts)
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
@@ -252,9 +363,13 @@ def _print_summary(summary: dict[str, Any]) -> None:
     state = "EXPIRED" if summary["expired"] else "valid"
     emit(f"created {summary['created']}, expires {summary['not_after']} ({state})")
     for entry in summary["entries"]:
-        sha = f" sha256 {entry['sha256']}" if entry["sha256"] else ""
         replace = " (replace)" if entry["replace"] else ""
-        emit(f"  {entry['action']} {entry['tag']}/{cred_type_label(entry['type'])}{sha}{replace}")
+        where = f"{entry['tag']}/{cred_type_label(entry['type'])}"
+        if entry["signed_at"] == "station":
+            emit(f"  issue {where}{replace}, signed at the station: {_issue_text(entry)}")
+            continue
+        sha = f" sha256 {entry['sha256']}" if entry["sha256"] else ""
+        emit(f"  {entry['action']} {where}{sha}{replace}")
     for signature in summary["signatures"]:
         verdict = {True: "verified", False: "DOES NOT VERIFY", None: "not checked (unknown key)"}[
             signature["verified"]

@@ -1,9 +1,11 @@
 """``xsudo station``: a provisioning station that applies one signed plan to every board.
 
 The plan is verified once, before any port is opened (a bad, expired or under-approved plan
-is exit 2 with no board touched). Each board then goes through
-:func:`xsudo.plans.apply.apply_to_port` in its own worker (:mod:`xsudo.station.runner`),
-recorded in the ledger. On a terminal the progress is a live dashboard
+is exit 2 with no board touched); so are the station's keys for a plan with entries signed
+at the station (``--key``: the plan's line key, and the CA keys the entries name). Each
+board then goes through :func:`xsudo.plans.apply.apply_to_port` in its own worker
+(:mod:`xsudo.station.runner`), recorded in the ledger. On a terminal the progress (the
+entry each board is at) is a live dashboard
 (:mod:`xsudo.station.dashboard`); otherwise, or with ``--json``, stdout carries exactly one
 JSON line per board outcome (:mod:`xsudo.station.events`) and the totals go to stderr.
 
@@ -29,11 +31,11 @@ from xsudo.cli.context import app_context
 from xsudo.cli.deviceopts import Connection, connection_options
 from xsudo.cli.ledger import ledger_option, open_ledger
 from xsudo.cli.output import json_option, note
-from xsudo.cli.plan import trust_options, verified_plan
+from xsudo.cli.plan import station_key_options, station_signers, trust_options, verified_plan
 
 if TYPE_CHECKING:
     from xsudo.station.events import Outcome
-    from xsudo.station.runner import ProvisionOne, Station, Totals
+    from xsudo.station.runner import Progress, ProvisionOne, Station, Totals
     from xsudo.station.watch import BoardSource
 
 _PATH = click.Path(dir_okay=False, path_type=Path)
@@ -83,12 +85,14 @@ _PATH = click.Path(dir_okay=False, path_type=Path)
     show_default=True,
     help="Seconds between two looks for new boards.",
 )
+@station_key_options
 @connection_options
 @json_option
 def station(
     plan_file: Path,
     trust_files: tuple[Path, ...],
     approvals: int,
+    clock_skew: str,
     ledger_url: str | None,
     station_name: str | None,
     ports: tuple[str, ...],
@@ -97,6 +101,8 @@ def station(
     port_glob: str | None,
     workers: int,
     interval: float,
+    station_key: str | None,
+    passphrase_file: Path | None,
     connection: Connection,
     as_json: bool,
 ) -> None:
@@ -107,7 +113,9 @@ def station(
     plan that fails is refused before any board is touched. A board is known by its port
     and USB serial number; it is provisioned once, and again only when its attempt failed
     and it is unplugged and plugged in again. Ctrl-C finishes the boards in flight and
-    starts no new one; a second Ctrl-C aborts. Exit 0 when no board failed.
+    starts no new one; a second Ctrl-C aborts. Exit 0 when no board failed. A plan with
+    entries signed at the station (issue) also needs --key, the plan's line key, and the CA
+    keys it names.
     """
     from xsudo.api import load_simulator
     from xsudo.audit.log import AuditLog
@@ -115,18 +123,26 @@ def station(
     from xsudo.plans.apply import apply_to_port
 
     source = _source(ports, watch, ports_from, port_glob)
-    plan = verified_plan(plan_file, trust_files, approvals)
+    plan = verified_plan(plan_file, trust_files, approvals, clock_skew)
     home = app_context().ensure_home()
     audit = AuditLog.in_home(home)
     audit.check_appendable()
+    signers = station_signers(plan, station_key, passphrase_file)  # before any port
     name = station_name or station_id()
     channel = connection.channel_options()
     with open_ledger(ledger_url) as ledger:  # warns of a password on the command line
 
-        def provision_one(port: str) -> Outcome:
+        def provision_one(port: str, progress: Progress) -> Outcome:
             load_simulator(port)
             return apply_to_port(
-                plan, port, ledger=ledger, audit=audit, station=name, channel=channel
+                plan,
+                port,
+                ledger=ledger,
+                audit=audit,
+                station=name,
+                channel=channel,
+                signers=signers,
+                progress=progress,
             )
 
         runner, totals = _run(

@@ -1,4 +1,5 @@
-"""Apply a verified plan to one device: no private key, only the pre-signed lines.
+"""Apply a verified plan to one device: the pre-signed lines, and (when the plan has
+entries signed at the station) ``%KEYGEN`` and certificates signed here.
 
 :func:`apply_to_port`, for one port (run one per port, each on its own thread):
 
@@ -16,18 +17,32 @@
    content: refused unless the entry or ``replace`` allows it; else the modem goes offline
    (one trip for the board, previous CFUN restored: :class:`HeldOffline`), the line is sent
    exactly as signed, and ``AT%CMNG=1,<tag>,<type>`` must list the entry's SHA (a delete:
-   nothing);
+   nothing). An ``issue`` entry (signed at the station) runs exactly as ``xsudo provision``
+   runs a manifest's ``issue``: :meth:`xsudo.provision.keygen.KeyGenerator.issue` in a
+   :class:`~xsudo.provision.session.DeviceSession` with auth ``required``, the plan's slot
+   and the station's line key (``signers``): ``%KEYGEN`` signed here, its CSR checked, the
+   certificate issued by the entry's CA and written signed here, its SHA verified. A tag
+   that already holds a client certificate is refused unless ``replace`` (or the entry)
+   allows it;
 5. record each change in the audit log, then the run in the ledger (releasing the claim)
-   and the audit head.
+   and the audit head. Every result says where its command was signed (``signed_at``:
+   ``plan`` or ``station``).
+
+``progress(number, total, step)`` (optional, display only) is called from the board's
+thread: ``(0, total, "checking")`` once the port is open, ``(n, total, label)`` before the
+n-th entry (1-based; the label is the credential type, ``client-cert (issue)`` for an issue)
+and ``(total, total, "done")`` after the last. An exception it raises is ignored.
 
 A board's failure never raises: it is the outcome (``failed`` or ``duplicate``) with a
-one-line reason. Bad input (an empty plan) raises before any I/O.
+one-line reason. Bad input raises before any I/O: an empty plan, or a plan with entries
+signed at the station without ``signers`` that fit it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, cast
@@ -41,14 +56,21 @@ from xsudo.crypto import fingerprint, load_public_key
 from xsudo.errors import BadInputError, CmeCode, ModemError, XsudoError
 from xsudo.ledger.errors import LedgerConflict
 from xsudo.ledger.recording import credential_entry, store_audit_head
+from xsudo.plans.issue import CLIENT_KEY, StationSigners
 from xsudo.plans.model import PlanEntry, PlanError, VerifiedPlan
 from xsudo.provision.offline import HeldOffline
+from xsudo.provision.policy import AuthSettings
+from xsudo.provision.session import DeviceSession
 
 if TYPE_CHECKING:
-    from xsudo.ledger.records import Claim
+    from xsudo.ledger.records import Claim, Previous
     from xsudo.ledger.store import Ledger
 
 Status = Literal["written", "unchanged", "failed", "duplicate"]
+Progress = Callable[[int, int, str], None]
+"""``progress(number, total, step)``: how far a board is (module contract)."""
+
+_DONE_ACTIONS = frozenset({"written", "unchanged", "replaced", "deleted", "absent"})
 
 
 class _BoardStop(Exception):
@@ -74,10 +96,18 @@ class BoardOutcome:
     plan_hash: str = ""
     record_id: int | None = None
     audit_head: dict[str, Any] | None = field(default=None)
+    total: int = 0
+    """How many entries the plan holds."""
 
     @property
     def ok(self) -> bool:
         return self.status in ("written", "unchanged")
+
+    @property
+    def done(self) -> int:
+        """How many of the plan's entries the board holds as the plan says after this run
+        (written, replaced, deleted, found unchanged or absent)."""
+        return sum(1 for result in self.results if result.get("action") in _DONE_ACTIONS)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -90,6 +120,7 @@ class BoardOutcome:
             "plan_hash": self.plan_hash,
             "ledger_record": self.record_id,
             "audit_head": self.audit_head,
+            "progress": {"done": self.done, "total": self.total},
             "started": self.started.isoformat(),
             "ended": self.ended.isoformat(),
         }
@@ -104,6 +135,18 @@ class _Board:
     outcome: BoardOutcome
     identity: ModemIdentity | None = None
     claim: Claim | None = None
+    signers: StationSigners | None = None
+    progress: Progress | None = None
+    session: DeviceSession | None = None
+    """The session that signs at the station (made at the first ``issue`` entry)."""
+    certificates: dict[int, str] = field(default_factory=dict)
+    """The client certificate (PEM) an ``issue`` wrote, by its position in the results."""
+
+    def notify(self, number: int, step: str) -> None:
+        """Report progress; the display's failure is not the board's."""
+        if self.progress is not None:
+            with contextlib.suppress(Exception):
+                self.progress(number, len(self.plan.entries), step)
 
 
 def apply_to_port(
@@ -115,18 +158,30 @@ def apply_to_port(
     station: str,
     replace: bool = False,
     channel: ChannelOptions | None = None,
+    signers: StationSigners | None = None,
+    progress: Progress | None = None,
 ) -> BoardOutcome:
     """Apply ``plan`` to the device on ``port`` (module contract); never raises for a
-    board's failure."""
+    board's failure. ``signers`` sign the entries signed at the station (required when
+    the plan has any: :func:`xsudo.plans.issue.open_station_signers`)."""
     if not plan.entries:
         raise PlanError("the plan holds no entries")
+    if plan.station_signed:
+        if signers is None:
+            raise PlanError(
+                "the plan has entries signed at the station, and no station key was given",
+                "give the station the plan's line key and the CA keys its entries name",
+            )
+        signers.check(plan)
     started = datetime.now(UTC)
     outcome = BoardOutcome(port, None, "failed", None, [], started, started, plan.plan_hash)
+    outcome.total = len(plan.entries)
     try:
         modem = Modem.open(port, **(channel or {}))
     except XsudoError as exc:
         return _ended(outcome, "failed", f"cannot open {port}: {_line(exc)}")
-    board = _Board(plan, modem, outcome)
+    board = _Board(plan, modem, outcome, signers=signers, progress=progress)
+    board.notify(0, "checking")
     try:
         status = _run(board, ledger, audit, station, replace)
         _ended(outcome, status, None)
@@ -165,7 +220,9 @@ def _run(
     if ledger is not None and board.identity.imei is None:
         raise _BoardStop("failed", "the device reports no IMEI; the ledger cannot record it")
     _check_slot(modem, plan)
-    stored = {(e.tag, e.type): _stored_sha(modem, e) for e in plan.entries}
+    stored = {(e.tag, e.type): _listed_sha(modem, e.tag, e.type) for e in plan.entries}
+    for entry in plan.station_signed:  # %KEYGEN makes the client key of the tag
+        stored[(entry.tag, CLIENT_KEY)] = _listed_sha(modem, entry.tag, CLIENT_KEY)
     if ledger is not None:
         assert board.identity.imei is not None
         if _claim(board, ledger, station, stored, replace):
@@ -215,19 +272,38 @@ def _check_slot(modem: Modem, plan: VerifiedPlan) -> None:
 
 def _stored_sha(modem: Modem, entry: PlanEntry) -> str | None:
     """The SHA (lower-case) the modem lists at the entry's tag/type, or ``None``."""
-    found = [e for e in modem.cmng_list(entry.tag, entry.type) if e.type == entry.type]
+    return _listed_sha(modem, entry.tag, entry.type)
+
+
+def _listed_sha(modem: Modem, tag: int, cred_type: int) -> str | None:
+    """The SHA (lower-case) the modem lists at ``tag``/``cred_type``, ``"listed"`` when it
+    lists the entry without one, or ``None``."""
+    found = [e for e in modem.cmng_list(tag, cred_type) if e.type == cred_type]
     if not found:
         return None
     return (found[0].sha or "").lower() or "listed"
 
 
-def _holds_plan(plan: VerifiedPlan, stored: dict[tuple[int, int], str | None]) -> bool:
-    """Does the device hold what the plan leaves (every write's SHA, no deleted entry)?"""
-    return all(
-        stored[(e.tag, e.type)] == e.sha256
-        if e.action == "write"
-        else stored[(e.tag, e.type)] is None
-        for e in plan.entries
+def _holds_plan(
+    plan: VerifiedPlan, stored: dict[tuple[int, int], str | None], previous: Previous
+) -> bool:
+    """Does the device hold what the plan leaves (every write's SHA, no deleted entry, and
+    for an ``issue`` the certificate the ledger recorded for it, with a client key)?"""
+    return all(_holds(entry, stored, previous) for entry in plan.entries)
+
+
+def _holds(entry: PlanEntry, stored: dict[tuple[int, int], str | None], previous: Previous) -> bool:
+    held = stored[(entry.tag, entry.type)]
+    if entry.action == "write":
+        return held == entry.sha256
+    if entry.action == "delete":
+        return held is None
+    recorded = previous.sha_for(entry.tag, entry.type)
+    return (
+        held is not None
+        and recorded is not None
+        and held == recorded.lower()
+        and stored.get((entry.tag, CLIENT_KEY)) is not None
     )
 
 
@@ -251,8 +327,11 @@ def _claim(
         return False
     where = f"station {previous.station} at {previous.finished_at.isoformat()}"
     if previous.plan_hash == plan.plan_hash:
-        if _holds_plan(plan, stored):
-            board.outcome.results = [_result(e, "unchanged", stored, None) for e in plan.entries]
+        if _holds_plan(plan, stored, previous):
+            board.outcome.results = [
+                _result(e, "unchanged", stored, None, sha=stored[(e.tag, e.type)] or "")
+                for e in plan.entries
+            ]
             return True
         raise _BoardStop(
             "duplicate",
@@ -278,6 +357,7 @@ def _result(
     """One entry's result, with the keys of a ``cred write --json`` object."""
     previous = stored.get((entry.tag, entry.type))
     after = sha if sha is not None else (entry.sha256 if action != "failed" else previous)
+    sent = action in ("written", "replaced", "deleted")
     return {
         "tag": entry.tag,
         "type": cred_type_label(entry.type),
@@ -285,9 +365,14 @@ def _result(
         "sha": after.upper() if after else None,
         "previous_sha": previous.upper() if previous else None,
         "action": action,
-        "auth": "xsudo" if action in ("written", "replaced", "deleted") else None,
+        "auth": "xsudo" if sent else None,
+        "auth_reason": _AUTH_REASON[entry.signed_at] if sent else None,
+        "signed_at": entry.signed_at,
         "message": message or "",
     }
+
+
+_AUTH_REASON = {"plan": "pre-signed plan", "station": "signed at the station"}
 
 
 def _write_entries(
@@ -302,8 +387,12 @@ def _write_entries(
     held = HeldOffline(modem)
     changed = False
     try:
-        for entry in board.plan.entries:
-            result = _one_entry(board, held, entry, stored, replace)
+        for number, entry in enumerate(board.plan.entries, start=1):
+            board.notify(number, _step(entry))
+            if entry.issue is not None:
+                result = _issue_entry(board, held, entry, stored, audit, replace)
+            else:
+                result = _one_entry(board, held, entry, stored, replace)
             results.append(result)
             _audit(board, audit, entry, result)
             if result["action"] == "failed":
@@ -312,7 +401,15 @@ def _write_entries(
     finally:
         if not held.restore() and results:  # the board may be left offline: a failure
             results[-1] = {**results[-1], "action": "failed", "message": held.not_restored_note()}
+    if not any(r["action"] == "failed" for r in results):
+        board.notify(len(board.plan.entries), "done")
     return changed
+
+
+def _step(entry: PlanEntry) -> str:
+    """The progress label of ``entry``: its credential type (and ``(issue)``)."""
+    label = cred_type_label(entry.type)
+    return f"{label} (issue)" if entry.issue is not None else label
 
 
 def _one_entry(
@@ -358,6 +455,68 @@ def _one_entry(
     return _result(entry, "replaced" if previous else "written", stored, None)
 
 
+def _issue_entry(
+    board: _Board,
+    held: HeldOffline,
+    entry: PlanEntry,
+    stored: dict[tuple[int, int], str | None],
+    audit: AuditLog | None,
+    replace: bool,
+) -> dict[str, Any]:
+    """An entry signed at the station: ``%KEYGEN``, the certificate issued from its CSR and
+    written, exactly as ``xsudo provision`` runs a manifest's ``issue`` (module contract)."""
+    issue, signers = entry.issue, board.signers
+    assert issue is not None and signers is not None  # apply_to_port checked
+    previous = stored[(entry.tag, entry.type)]
+    allowed = replace or entry.replace
+    if previous is not None and not allowed:
+        return _result(
+            entry,
+            "failed",
+            stored,
+            f"tag {entry.tag} already holds a client certificate (SHA {previous.upper()}); "
+            "nothing generated or written (the plan's entry does not allow replace; apply "
+            "with replace to issue a new key and certificate)",
+        )
+    from xsudo.provision.keygen import KeyGenerator  # loads only for such an entry
+
+    session = _session(board, signers, audit)
+    try:
+        session.ensure_plan()  # auth required: the slot must hold the station's line key
+        with held:
+            outcome = KeyGenerator(session).issue(
+                entry.tag,
+                signers.authority(issue),
+                days=issue.days,
+                cn_from=issue.cn_from,
+                attributes=issue.attributes,
+                replace=allowed,
+            )
+    except XsudoError as exc:
+        return _result(entry, "failed", stored, _line(exc))
+    written = outcome.written
+    action = written.action if written.action in ("written", "replaced") else "written"
+    result = _result(entry, action, stored, None, sha=(written.sha or "").lower())
+    certificate = outcome.to_json()["certificate"]
+    result["issued"] = {
+        **certificate,
+        "public_key_fingerprint": outcome.keygen.reply.fingerprint,
+        "key_sha": outcome.keygen.key_sha,
+        "cose_signature": outcome.keygen.signature.status,
+    }
+    board.certificates[len(board.outcome.results)] = outcome.cert_pem.decode("ascii")
+    return result
+
+
+def _session(board: _Board, signers: StationSigners, audit: AuditLog | None) -> DeviceSession:
+    """The board's session that signs at the station: auth ``required``, the plan's slot,
+    the station's line key (one per board, made when first needed)."""
+    if board.session is None:
+        settings = AuthSettings("required", signers.line, board.plan.slot)
+        board.session = DeviceSession(board.modem, settings, audit, identity=board.identity)
+    return board.session
+
+
 def _settle(
     board: _Board, entry: PlanEntry, stored: dict[tuple[int, int], str | None], exc: XsudoError
 ) -> dict[str, Any]:
@@ -377,8 +536,12 @@ def _settle(
 
 
 def _audit(board: _Board, audit: AuditLog | None, entry: PlanEntry, result: dict[str, Any]) -> None:
-    """One audit record per entry (what ``cred write`` records, plus the plan's hash)."""
+    """One audit record per entry (what ``cred write`` records, plus the plan's hash and
+    where the command was signed)."""
     if audit is None:
+        return
+    if entry.issue is not None:
+        _audit_issue(board, audit, entry, result)
         return
     sent = result["auth"] == "xsudo" or result["action"] == "failed"
     body = parse_xsudo_line(entry.line.encode("ascii")).body if sent else None
@@ -395,8 +558,45 @@ def _audit(board: _Board, audit: AuditLog | None, entry: PlanEntry, result: dict
         data_len=len(body) if body is not None else None,
         signed_sha256=hashlib.sha256(body).hexdigest() if body is not None else None,
         plan_hash=board.plan.plan_hash,
+        signed_at="plan",
         result=result["action"] if result["action"] != "failed" else f"failed: {result['message']}",
     )
+
+
+def _audit_issue(board: _Board, audit: AuditLog, entry: PlanEntry, result: dict[str, Any]) -> None:
+    """The plan's record of an entry signed at the station (the session and the key
+    generator have recorded each signature, the key generation and the write)."""
+    assert entry.issue is not None and board.signers is not None
+    audit.append(
+        "plan-issue",
+        device_imei=board.outcome.imei,
+        tag=entry.tag,
+        type=entry.type,
+        sha=result["sha"],
+        previous_sha=result["previous_sha"],
+        auth=result["auth"],
+        auth_reason=_AUTH_REASON["station"],
+        key_fingerprint=board.plan.key_fingerprint,
+        key_name=board.signers.line.name,
+        ca_key_name=entry.issue.ca_key,
+        ca_sha256=entry.issue.ca_sha256,
+        plan_hash=board.plan.plan_hash,
+        signed_at="station",
+        result=result["action"] if result["action"] != "failed" else f"failed: {result['message']}",
+    )
+
+
+LEDGER_STATION_AUTH = "xsudo-station"
+"""The ledger's ``auth`` of a change signed at the station (``%XSUDO`` too, but not a line
+of the plan); a pre-signed line's is ``xsudo``."""
+
+
+def _ledger_view(result: dict[str, Any]) -> dict[str, Any]:
+    """``result`` as the ledger records it: a change signed at the station says so in its
+    ``auth`` (the ledger has no other field for it)."""
+    if result.get("signed_at") == "station" and result.get("auth") == "xsudo":
+        return {**result, "auth": LEDGER_STATION_AUTH}
+    return result
 
 
 def _record(
@@ -409,7 +609,15 @@ def _record(
     """Record the run in the ledger (releasing the claim), then the audit head."""
     claim, identity = board.claim, board.identity
     assert claim is not None and identity is not None and board.outcome.imei is not None
-    entries = [e for e in (credential_entry(r) for r in board.outcome.results) if e is not None]
+    results = board.outcome.results
+    entries = [
+        entry
+        for entry in (
+            credential_entry(_ledger_view(result), board.certificates.get(position))
+            for position, result in enumerate(results)
+        )
+        if entry is not None
+    ]
     board.outcome.record_id = ledger.record_device(
         imei=board.outcome.imei,
         station=station,

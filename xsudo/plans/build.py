@@ -1,17 +1,21 @@
 """Create a plan from a manifest, and add approvals to it.
 
 :func:`build_plan` loads the manifest, refuses what cannot be signed ahead of time (an
-``issue`` entry: the key is made on the device and its certificate issued from the CSR; a
-per-device ``{imei}`` file; ``[checks]`` and ``[finish]``, which run on the device and are
-not ``%CMNG`` changes), validates and normalises every file exactly as ``xsudo provision``
-does (:func:`xsudo.provision.manifest.prepare_device`), renders each write as the signed
-``AT%XSUDO`` line the writer would send (:func:`xsudo.at.commands.cmng_write`,
-:func:`xsudo.signing.sign_command`), and signs the payload (:mod:`xsudo.plans.jws`).
-Every line signature and the plan itself are recorded in the audit log (no content).
+``issue`` entry: the key is made on the device and its certificate issued from the CSR,
+unless ``station_signs``; a per-device ``{imei}`` file; ``[checks]`` and ``[finish]``,
+which run on the device and are not ``%CMNG`` changes), validates and normalises every file
+exactly as ``xsudo provision`` does (:func:`xsudo.provision.manifest.prepare_device`),
+renders each write as the signed ``AT%XSUDO`` line the writer would send
+(:func:`xsudo.at.commands.cmng_write`, :func:`xsudo.signing.sign_command`), and signs the
+payload (:mod:`xsudo.plans.jws`). With ``station_signs`` each ``issue`` entry goes into the
+plan as an entry *signed at the station* (:mod:`xsudo.plans.issue`): its parameters and CA
+certificate, no line. Every line signature and the plan itself are recorded in the audit
+log (no content).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,7 +25,8 @@ from xsudo.atomic import write_atomic
 from xsudo.audit.log import AuditLog
 from xsudo.crypto import fingerprint, public_key_pem
 from xsudo.errors import BadInputError
-from xsudo.fileio import MANIFEST_LIMIT, read_input
+from xsudo.fileio import CREDENTIAL_FILE_LIMIT, MANIFEST_LIMIT, read_input
+from xsudo.plans.issue import CLIENT_CERT, ca_certificate, check_issue
 from xsudo.plans.jws import JwsDocument, add_signature, new_document
 from xsudo.plans.model import (
     DEFAULT_VALIDITY,
@@ -31,23 +36,37 @@ from xsudo.plans.model import (
     PLAN_VERSION,
     PlanEntry,
     PlanError,
+    StationIssue,
     canonical_json,
     format_time,
 )
 from xsudo.plans.verify import ParsedPlan, parse_plan, read_plan
-from xsudo.provision.manifest import Manifest, check_decrypt_tags, load_manifest, prepare_device
+from xsudo.provision.manifest import (
+    CredentialSpec,
+    Manifest,
+    check_decrypt_tags,
+    load_manifest,
+    prepare_device,
+)
 from xsudo.signing import Signer, sign_command
 
 
-def refuse_unsignable(manifest: Manifest) -> None:
-    """Raise :class:`PlanError` naming the first entry (or section) a plan cannot carry."""
+class NeedsStationSigning(PlanError):
+    """An ``issue`` entry in a plan made without ``station_signs``: it could go in as an
+    entry signed at the station (the command line names its option)."""
+
+
+def refuse_unsignable(manifest: Manifest, station_signs: bool = False) -> None:
+    """Raise :class:`PlanError` naming the first entry (or section) a plan cannot carry
+    (an ``issue`` entry only without ``station_signs``)."""
     for spec in manifest.credentials:
         where = f"{manifest.path}: [[credential]] #{spec.index}"
-        if spec.issue is not None:
-            raise PlanError(
+        if spec.issue is not None and not station_signs:
+            raise NeedsStationSigning(
                 f"{where} issues a certificate: the key is generated on each device and its "
                 "certificate signed from that device's CSR, so it cannot be signed ahead",
-                "provision such entries from the manifest at a station that holds the key",
+                "let the station sign it (the station then needs the plan's key and the CA "
+                "key), or provision it from the manifest",
             )
         if spec.file is not None and ("{" in spec.file or "}" in spec.file):
             raise PlanError(
@@ -73,29 +92,37 @@ def build_plan(
     validity: timedelta = DEFAULT_VALIDITY,
     now: datetime | None = None,
     audit: AuditLog | None = None,
+    station_signs: bool = False,
 ) -> tuple[JwsDocument, ParsedPlan]:
     """The signed plan for the manifest at ``manifest_path`` (module contract).
 
-    ``slot`` defaults to the manifest's, else 0. Raises :class:`PlanError` (or the
-    manifest's and content's :class:`~xsudo.errors.BadInputError`) before anything is
-    signed.
+    ``slot`` defaults to the manifest's, else 0. ``station_signs`` puts ``issue`` entries
+    in the plan as entries signed at the station (else they are refused). Raises
+    :class:`PlanError` (or the manifest's and content's
+    :class:`~xsudo.errors.BadInputError`) before anything is signed.
     """
     if not timedelta(0) < validity <= MAX_VALIDITY:
         raise PlanError(f"a plan is valid for at most {MAX_VALIDITY.days} days")
     raw = read_input(manifest_path, "the manifest", limit=MANIFEST_LIMIT)
     manifest = load_manifest(manifest_path)
-    refuse_unsignable(manifest)
+    refuse_unsignable(manifest, station_signs)
     check_decrypt_tags(manifest, "required")  # every plan line is an authenticated write
     chosen = slot if slot is not None else (manifest.slot if manifest.slot is not None else 0)
-    prepared = prepare_device(manifest, None, signing=True)
+    files = tuple(spec for spec in manifest.credentials if spec.issue is None)
+    prepared = prepare_device(dataclasses.replace(manifest, credentials=files), None, signing=True)
+    issued = {
+        spec.index: _station_entry(manifest, spec)
+        for spec in manifest.credentials
+        if spec.issue is not None
+    }
     if audit is not None:
         audit.check_appendable()  # no signature without a record
     created = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     key = signer.public_key()
     key_fp = fingerprint(key)
-    entries = []
+    written: dict[int, PlanEntry] = {}
     for item in prepared:
-        assert item.item is not None  # refuse_unsignable: no issue entries
+        assert item.item is not None  # files only: issue entries are not prepared
         command = commands.cmng_write(item.item.tag, int(item.item.cred_type), item.item.content)
         signed = sign_command(command.body(), signer, slot=chosen)
         if audit is not None:
@@ -106,16 +133,17 @@ def build_plan(
                 type=int(item.item.cred_type),
                 result="plan",
             )
-        entries.append(
-            PlanEntry(
-                "write",
-                item.item.tag,
-                int(item.item.cred_type),
-                signed.line,
-                hashlib.sha256(item.item.content).hexdigest(),
-                item.spec.replace,
-            )
+        written[item.spec.index] = PlanEntry(
+            "write",
+            item.item.tag,
+            int(item.item.cred_type),
+            signed.line,
+            hashlib.sha256(item.item.content).hexdigest(),
+            item.spec.replace,
         )
+    entries = [
+        written.get(spec.index) or issued[spec.index] for spec in manifest.credentials
+    ]  # manifest order
     payload = canonical_json(
         {
             "format": PLAN_FORMAT,
@@ -140,10 +168,30 @@ def build_plan(
             key_name=signer.name,
             slot=chosen,
             entries=len(entries),
+            station_signed=len(issued),
             not_after=format_time(parsed.plan.not_after),
             result="created",
         )
     return document, parsed
+
+
+def _station_entry(manifest: Manifest, spec: CredentialSpec) -> PlanEntry:
+    """The plan entry, signed at the station, of the ``issue`` entry ``spec``: its CA
+    certificate read (relative to the manifest) and checked, its parameters checked."""
+    assert spec.issue is not None
+    where = f"{manifest.path}: [[credential]] #{spec.index} issue"
+    path = Path(spec.issue.ca)
+    path = path if path.is_absolute() else manifest.base_dir / path
+    try:
+        data = read_input(path, "the CA certificate", limit=CREDENTIAL_FILE_LIMIT)
+    except BadInputError as exc:
+        raise PlanError(f"{where}: {exc.message}", exc.hint) from None
+    pem, sha = ca_certificate(data, where)
+    issue = StationIssue(
+        pem, sha, spec.issue.ca_key, spec.issue.days, spec.issue.cn_from, spec.issue.attributes
+    )
+    check_issue(spec.tag, issue, where)
+    return PlanEntry("issue", spec.tag, CLIENT_CERT, "", None, spec.replace, issue)
 
 
 def approve_plan(path: Path, signer: Signer, *, audit: AuditLog | None = None) -> ParsedPlan:

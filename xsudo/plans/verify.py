@@ -12,7 +12,11 @@
 * an entry whose line is not exactly ``AT%XSUDO=<len>,"<sig>",<slot>;<body>`` with the
   plan's slot, or whose body is not exactly the ``%CMNG`` write (delete) of the entry's tag
   and type (a plan cannot smuggle another command), or whose content does not hash to the
-  entry's SHA-256, or whose signature does not verify against the plan's line key.
+  entry's SHA-256, or whose signature does not verify against the plan's line key;
+* an ``issue`` entry (signed at the station) that is not a client certificate, whose CA
+  certificate is not a canonical PEM P-256 CA certificate hashing (DER) to ``ca_sha256``,
+  whose parameters do not pass :func:`xsudo.plans.issue.check_issue`, or whose tag another
+  entry also changes the client key of (``%KEYGEN`` makes that key).
 
 The line key (``key_fingerprint``) is the public key embedded in the payload (``key_pem``):
 the plan signatures vouch for it, so a station needs only the approvers' public keys.
@@ -23,7 +27,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +38,7 @@ from xsudo.encoding import b64decode_strict, decode_any
 from xsudo.errors import BadInputError
 from xsudo.fileio import read_input
 from xsudo.limits import XPMNG_SLOTS
+from xsudo.plans.issue import CLIENT_CERT, CLIENT_KEY, ca_certificate, check_issue
 from xsudo.plans.jws import JwsDocument, parse_document, strict_json
 from xsudo.plans.model import (
     CLOCK_SKEW,
@@ -44,6 +49,7 @@ from xsudo.plans.model import (
     PLAN_VERSION,
     PlanEntry,
     PlanError,
+    StationIssue,
     VerifiedPlan,
     canonical_json,
     is_hex64,
@@ -62,8 +68,24 @@ _PAYLOAD_KEYS = {
     "version",
 }
 _ENTRY_KEYS = {"action", "line", "replace", "sha256", "tag", "type"}
+_ISSUE_KEYS = {
+    "action",
+    "attributes",
+    "ca_key",
+    "ca_pem",
+    "ca_sha256",
+    "cn_from",
+    "days",
+    "replace",
+    "tag",
+    "type",
+}
 _HOST_TYPES = range(6)
 """Credential types a host writes (ca-cert .. public-key)."""
+
+
+class CreatedInTheFuture(PlanError):
+    """The plan's creation time lies further in the future than the clock skew allows."""
 
 
 @dataclass(frozen=True)
@@ -121,10 +143,12 @@ def load_and_verify(
     trusted: Sequence[PublicKey],
     approvals: int = 1,
     now: datetime | None = None,
+    clock_skew: timedelta = CLOCK_SKEW,
 ) -> VerifiedPlan:
     """The plan in ``path`` once every check of the module contract passed: the
-    signatures first (a changed byte is reported as such), then the payload."""
-    return verify_bytes(_read(path), trusted, approvals, now)
+    signatures first (a changed byte is reported as such), then the payload. A plan
+    created up to ``clock_skew`` in the future of ``now`` is accepted."""
+    return verify_bytes(_read(path), trusted, approvals, now, clock_skew)
 
 
 def verify_bytes(
@@ -132,6 +156,7 @@ def verify_bytes(
     trusted: Sequence[PublicKey],
     approvals: int = 1,
     now: datetime | None = None,
+    clock_skew: timedelta = CLOCK_SKEW,
 ) -> VerifiedPlan:
     """:func:`load_and_verify` for a plan's bytes in memory."""
     if approvals < 1:
@@ -153,7 +178,7 @@ def verify_bytes(
             "trust the approvers' public keys, or have the plan approved by more keys",
         )
     plan = _payload(document)
-    check_validity(plan, now)
+    check_validity(plan, now, clock_skew)
     return VerifiedPlan(
         plan.plan_hash,
         plan.manifest_sha256,
@@ -167,20 +192,36 @@ def verify_bytes(
     )
 
 
-def check_validity(plan: VerifiedPlan, now: datetime | None = None) -> None:
-    """Refuse an expired plan, or one created later than ``now`` (plus the clock skew)."""
+def check_validity(
+    plan: VerifiedPlan, now: datetime | None = None, clock_skew: timedelta = CLOCK_SKEW
+) -> None:
+    """Refuse an expired plan, or one created later than ``now`` plus ``clock_skew``."""
+    if clock_skew < timedelta(0):
+        raise PlanError("the clock skew must not be negative")
     moment = (now or datetime.now(UTC)).astimezone(UTC)
     if moment >= plan.not_after:
         raise PlanError(
             f"the plan expired at {plan.not_after.isoformat()}",
             "create a new plan (xsudo plan) and have it approved again",
         )
-    if plan.created > moment + CLOCK_SKEW:
-        raise PlanError(
-            f"the plan was created at {plan.created.isoformat()}, in the future of this "
-            "station's clock",
-            "check the clocks of the station and of the machine that made the plan",
+    if plan.created > moment + clock_skew:
+        raise CreatedInTheFuture(
+            f"the plan was created at {plan.created.isoformat()}, more than "
+            f"{_span(clock_skew)} in the future of this station's clock "
+            f"({moment.replace(microsecond=0).isoformat()})",
+            "check the clocks of the station and of the machine that made the plan (or "
+            "allow a larger clock skew)",
         )
+
+
+def _span(span: timedelta) -> str:
+    """``5 minutes``, ``1 hour``, ``0 seconds``: a tolerance as words."""
+    seconds = int(span.total_seconds())
+    for size, unit in ((604800, "week"), (86400, "day"), (3600, "hour"), (60, "minute")):
+        if seconds and seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{seconds} second{'s' if seconds != 1 else ''}"
 
 
 # -- the payload ------------------------------------------------------------------------
@@ -251,11 +292,19 @@ def _entries(value: Any, slot: int, key: PublicKey) -> tuple[PlanEntry, ...]:
         if (entry.tag, entry.type) in seen:
             raise PlanError(f"the plan changes tag {entry.tag} type {entry.type} twice")
         seen.add((entry.tag, entry.type))
+    for entry in entries:
+        if entry.issue is not None and (entry.tag, CLIENT_KEY) in seen:
+            raise PlanError(
+                f"the plan issues a certificate at tag {entry.tag} (the key is made on the "
+                "device) and also changes that tag's client key"
+            )
     return entries
 
 
 def _entry(item: Any, index: int, slot: int, key: PublicKey) -> PlanEntry:
     where = f"plan entry #{index}"
+    if isinstance(item, dict) and item.get("action") == "issue":
+        return _issue_entry(item, where)
     if not isinstance(item, dict) or set(item) != _ENTRY_KEYS:
         raise PlanError(f"{where} must have exactly {', '.join(sorted(_ENTRY_KEYS))}")
     action, tag, cred_type = item["action"], item["tag"], item["type"]
@@ -276,6 +325,32 @@ def _entry(item: Any, index: int, slot: int, key: PublicKey) -> PlanEntry:
     entry = PlanEntry(action, tag, cred_type, line, sha, item["replace"])
     check_line(entry, slot, key, where)
     return entry
+
+
+def _issue_entry(item: dict[str, Any], where: str) -> PlanEntry:
+    """An ``issue`` entry, signed at the station (module contract)."""
+    if set(item) != _ISSUE_KEYS:
+        raise PlanError(f"{where} (issue) must have exactly {', '.join(sorted(_ISSUE_KEYS))}")
+    tag, cred_type = item["tag"], item["type"]
+    if isinstance(tag, bool) or not isinstance(tag, int) or not 0 <= tag < 2**32:
+        raise PlanError(f"{where}: tag must be a sec_tag (0-4294967295)")
+    if type(cred_type) is not int or cred_type != CLIENT_CERT:
+        raise PlanError(f"{where}: an issue entry is a client certificate (type {CLIENT_CERT})")
+    if not isinstance(item["replace"], bool):
+        raise PlanError(f"{where}: replace must be true or false")
+    pem, sha = item["ca_pem"], item["ca_sha256"]
+    if not isinstance(pem, str) or not pem.isascii() or not is_hex64(sha):
+        raise PlanError(f"{where}: ca_pem must be PEM text and ca_sha256 64 hex digits")
+    canonical, digest = ca_certificate(pem.encode("ascii"), where)
+    if canonical != pem:
+        raise PlanError(f"{where}: ca_pem is not one certificate in canonical PEM")
+    if digest != sha:
+        raise PlanError(f"{where}: the CA certificate does not hash to the entry's ca_sha256")
+    issue = StationIssue(
+        pem, sha, item["ca_key"], item["days"], item["cn_from"], item["attributes"]
+    )
+    check_issue(tag, issue, where)
+    return PlanEntry("issue", tag, cred_type, "", None, item["replace"], issue)
 
 
 def check_line(entry: PlanEntry, slot: int, key: PublicKey, where: str) -> None:

@@ -31,11 +31,18 @@ MAX_FAILURES = 10
 
 
 def progress(view: BoardView) -> str:
-    """What the progress column says: how long a board has been in flight; how many
+    """What the progress column says: for a board in flight, the entry it is at (``2/4
+    ca-cert``, once its work reported one) and for how long it has run; how many
     credentials its last attempt handled and how long it took; for a failure, when it
     stopped."""
     if view.state == "provisioning":
-        return f"running {view.seconds:.0f}s (attempt {view.attempts})"
+        running = f"{view.seconds:.0f}s (attempt {view.attempts})"
+        step = view.step
+        if step is None:
+            return f"running {running}"
+        if step.number == 0:
+            return f"{step.label}, {running}"
+        return f"{step.number}/{step.total} {step.label}, {running}"
     if view.outcome is None:
         return "unplugged" if not view.present else "queued"
     took = (view.outcome.ended - view.outcome.started).total_seconds()

@@ -15,6 +15,8 @@ Rules (documented for operators in docs/how-to/station.md):
   boards in flight finish; :meth:`Station.run` returns the totals once they have.
 * ``once=True`` (``xsudo station --port ...``): :meth:`Station.run` returns when every
   board of the first poll has an outcome.
+* The board function gets a :data:`Progress` callback for its board: each call replaces
+  the board's :class:`Step` (shown while it is in flight; a new attempt starts with none).
 
 The loop waits on a :class:`threading.Event` with the poll interval as timeout: a board
 finishing or :meth:`Station.stop` wakes it at once. Each board runs in its own daemon
@@ -33,9 +35,23 @@ from xsudo.errors import XsudoError
 from xsudo.station.events import CrashedOutcome, Outcome, one_line
 from xsudo.station.watch import Board, BoardSource
 
-ProvisionOne = Callable[[str], Outcome]
-"""Provision the board on this port; returns its outcome (a board failure is an outcome
-with status ``failed``, not an exception)."""
+Progress = Callable[[int, int, str], None]
+"""``progress(number, total, label)``: the board is at step ``number`` of ``total``
+(``label`` says what it does, e.g. ``ca-cert``). Safe from the board's worker thread."""
+
+ProvisionOne = Callable[[str, Progress], Outcome]
+"""Provision the board on this port, reporting progress to the callback; returns its
+outcome (a board failure is an outcome with status ``failed``, not an exception)."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """How far a board in flight is: step ``number`` of ``total``, doing ``label``."""
+
+    number: int
+    total: int
+    label: str
+
 
 STATES = ("waiting", "provisioning", "done", "unchanged", "failed", "duplicate")
 """A board's state on the dashboard; the last four are final for one attempt."""
@@ -59,6 +75,7 @@ class BoardState:
     present: bool = True
     since: float = 0.0
     outcome: Outcome | None = None
+    step: Step | None = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +88,7 @@ class BoardView:
     present: bool
     seconds: float
     outcome: Outcome | None
+    step: Step | None = None
 
 
 @dataclass(frozen=True)
@@ -200,7 +218,7 @@ class Station:
         now = self._clock()
         with self._lock:
             return [
-                BoardView(s.board, s.state, s.attempts, s.present, now - s.since, s.outcome)
+                BoardView(s.board, s.state, s.attempts, s.present, now - s.since, s.outcome, s.step)
                 for s in self._boards.values()
             ]
 
@@ -242,11 +260,11 @@ class Station:
             if not state.present:  # unplugged while waiting: wait for it to come back
                 self._set_aside(key)
                 continue
-            state.state, state.since = "provisioning", self._clock()
+            state.state, state.since, state.step = "provisioning", self._clock(), None
             state.attempts += 1
             thread = threading.Thread(
                 target=self._work,
-                args=(key, state.board.port),
+                args=(key, state.board.port, state.attempts),
                 name=f"station {state.board.port}",
                 daemon=True,
             )
@@ -263,11 +281,23 @@ class Station:
         else:
             state.state = "failed"
 
-    def _work(self, key: tuple[str, str | None], port: str) -> None:
+    def _progress(self, key: tuple[str, str | None], attempt: int) -> Progress:
+        """The progress callback of one attempt on one board: it updates that board's
+        step while that attempt is in flight, and is ignored after."""
+
+        def report(number: int, total: int, label: str) -> None:
+            with self._lock:
+                state = self._boards.get(key)
+                if state is not None and state.attempts == attempt and key in self._threads:
+                    state.step = Step(number, total, one_line(label))
+
+        return report
+
+    def _work(self, key: tuple[str, str | None], port: str, attempt: int) -> None:
         started = datetime.now(UTC)
         outcome: Outcome
         try:
-            outcome = self._provision_one(port)
+            outcome = self._provision_one(port, self._progress(key, attempt))
         except Exception as exc:  # a board function should return a failed outcome
             outcome = CrashedOutcome(port=port, error=describe(exc), started=started)
         with self._lock:
