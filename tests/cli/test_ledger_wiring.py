@@ -229,6 +229,23 @@ def test_audit_verify_with_the_ledger_detects_a_rechained_log(
     assert "FAILED" in result.out and "rewritten" in result.out
 
 
+def test_audit_verify_with_the_ledger_fails_for_a_station_it_has_no_head_of(
+    xsudo: Run, ca_file: Path, isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XSUDO_STATION", "line-1")
+    _written_log(xsudo, ca_file, isolated_env)
+    ledger = str(isolated_env / "ledger.sqlite")
+    assert xsudo("audit", "verify", "--ledger", ledger).code == 0
+    typo = xsudo("audit", "verify", "--ledger", ledger, "--station", "line-9", "--json")
+    assert typo.code == 1
+    reason = typo.json()["ledger_head"]["reason"]
+    assert "no audit head of station line-9" in reason and "line-1" in reason
+    empty = isolated_env / "empty.jsonl"
+    empty.write_text("")
+    nothing = xsudo("audit", "verify", str(empty), "--ledger", ledger, "--station", "line-9")
+    assert nothing.code == 0, nothing.out  # an empty log and no head: nothing to disagree
+
+
 def test_issued_certificates_are_kept_for_the_nrf_cloud_export(xsudo: Run, tmp_path: Path) -> None:
     ca = tmp_path / "fleetca.pem"
     made = xsudo("ca", "create", "fleetca", "--store", "keyring", "--cn", "lab", "-o", str(ca))

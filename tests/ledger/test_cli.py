@@ -94,6 +94,46 @@ def test_show_of_an_unknown_imei_exits_1(capsys: Capture) -> None:
     assert_one_line_error(code, out, err, "is not an IMEI", exit_code=2)
 
 
+def test_show_exits_1_unless_a_run_ended_ok(capsys: Capture, isolated_env: Path) -> None:
+    now = datetime.now(UTC)
+    with Ledger.open(None, isolated_env) as ledger:
+        record(ledger, now - timedelta(hours=1), result="failed")
+        ledger.begin_device(OTHER_IMEI, None, "line-1", None)  # a claim, no record
+    code, out, _ = run_cli(capsys, "ledger", "show", IMEI)
+    assert code == 1 and "failed at station" in out  # printed, then "not provisioned"
+    code, out, _ = run_cli(capsys, "ledger", "show", OTHER_IMEI)
+    assert code == 1 and "claimed by station line-1" in out
+    with Ledger.open(None, isolated_env) as ledger:
+        record(ledger, now)
+    assert run_cli(capsys, "ledger", "show", IMEI)[0] == 0
+
+
+def test_release_gives_back_a_claim_left_behind_and_flags_it(
+    capsys: Capture, ledger_url: str, tmp_path: Path
+) -> None:
+    with Ledger.open(ledger_url, tmp_path) as ledger:
+        left = ledger.begin_device(IMEI, "uuid-1", "line-1", None)
+    args = ["ledger", "release", IMEI, "--ledger", ledger_url, "--station", "supervisor"]
+    code, out, err = run_cli(capsys, *args)
+    assert_one_line_error(code, out, err, "--yes", exit_code=2)  # no terminal to ask
+    with Ledger.open(ledger_url, tmp_path) as ledger:
+        assert ledger.show(IMEI).claim == left  # nothing released without the --yes
+    code, out, err = run_cli(capsys, *args, "--yes")
+    assert code == 0, err
+    assert out.strip().startswith(f"released the claim of station line-1 on IMEI {IMEI}")
+    with Ledger.open(ledger_url, tmp_path) as ledger:
+        history = ledger.show(IMEI)
+        assert history.claim is None
+        (flag,) = history.flags
+        assert (flag.kind, flag.station) == ("released-claim", "supervisor")
+        assert "line-1" in flag.detail
+        ledger.begin_device(IMEI, "uuid-1", "line-2", None)  # the device can be claimed again
+    code, out, err = run_cli(
+        capsys, "ledger", "release", OTHER_IMEI, "--ledger", ledger_url, "--yes"
+    )
+    assert (code, out) == (0, "") and "no claim is held" in err
+
+
 def test_device_text_is_escaped_on_the_terminal(capsys: Capture, isolated_env: Path) -> None:
     now = datetime.now(UTC)
     with Ledger.open(None, isolated_env) as ledger:

@@ -165,10 +165,15 @@ ledger = LazyGroup(
         "list": _command(
             "ledger:list_", "List the device runs in the ledger, oldest first (one line each)."
         ),
+        "release": _command(
+            "ledger:release",
+            "Give back the claim held on IMEI by a run that stopped without its record.",
+        ),
         "show": _command(
             "ledger:show",
             "Show everything the ledger knows of IMEI: runs (newest first) with their "
-            "credentials, the device UUID, flags and a claim held now; exit 1 if nothing.",
+            "credentials, the device UUID, flags and a claim held now; exit 1 unless a run "
+            "ended ok.",
         ),
     },
 )

@@ -96,10 +96,12 @@ def verify(
     if file is not None and not file.exists():
         raise BadInputError(f"no audit log at {file}")
     log = _log(file)
-    stored = _stored_head(ledger_url, station) if ledger_url is not None else None
+    stored, known = _stored_head(ledger_url, station) if ledger_url is not None else (None, [])
     report = log.verify()
     head_problem = report.anchor_problem(expected) if expected else ""
-    ledger_problem = _ledger_problem(report, stored) if ledger_url is not None else ""
+    ledger_problem = (
+        _ledger_problem(report, stored, _station(station), known) if ledger_url is not None else ""
+    )
     files = _checkpoint_files(log, checkpoint_files)
     results: list[CheckpointResult] = []
     if report.checkpoints or files:
@@ -124,22 +126,33 @@ def _station(station: str | None) -> str:
     return station or station_id()
 
 
-def _stored_head(url: str, station: str | None) -> AuditHeadEntry | None:
-    """The newest audit head ``station`` stored in the ledger at ``url`` (``None``: none)."""
+def _stored_head(url: str, station: str | None) -> tuple[AuditHeadEntry | None, list[str]]:
+    """The newest audit head ``station`` stored in the ledger at ``url`` (``None``: none),
+    and the names of the stations the ledger holds heads of."""
     from xsudo.cli.ledger import open_ledger
 
     name = _station(station)
     with open_ledger(url) as ledger:
-        return next((h for h in ledger.audit_heads() if h.station == name), None)
+        heads = ledger.audit_heads()
+    return next((h for h in heads if h.station == name), None), sorted(h.station for h in heads)
 
 
-def _ledger_problem(report: ChainReport, stored: AuditHeadEntry | None) -> str:
-    """Why the log does not hold the head stored in the ledger (``""``: it does, or the
-    ledger holds none for this station)."""
+def _ledger_problem(
+    report: ChainReport, stored: AuditHeadEntry | None, station: str, known: list[str]
+) -> str:
+    """Why the log does not hold the head stored in the ledger (``""``: it does, or both
+    are empty). A log with records whose station stored no head fails: the station's name
+    may be wrong, and a check that compared nothing must not pass."""
     from xsudo.audit.log import AuditHead
 
     if stored is None:
-        return ""
+        if not report.count:
+            return ""
+        others = ", ".join(known) if known else "none"
+        return (
+            f"the ledger holds no audit head of station {station} (stations it holds heads "
+            f"of: {others}); give the station's name with --station"
+        )
     return report.anchor_problem(AuditHead(stored.seq, stored.hash), "the head in the ledger")
 
 
@@ -155,7 +168,7 @@ def _ledger_json(stored: AuditHeadEntry | None, station: str | None, problem: st
 def _print_ledger(stored: AuditHeadEntry | None, station: str | None, problem: str) -> None:
     name = _station(station)
     if stored is None:
-        emit(f"ledger head of station {name}: none stored (nothing to compare)")
+        emit(f"ledger head of station {name}: " + (f"FAILED: {problem}" if problem else "none"))
         return
     emit(
         f"ledger head of station {name} (record {stored.seq}): "

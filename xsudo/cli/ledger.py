@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from xsudo.cli.context import app_context
-from xsudo.cli.output import cell, emit, emit_json, json_option, stdout_console, warn
+from xsudo.cli.output import cell, emit, emit_json, json_option, note, stdout_console, warn
 
 if TYPE_CHECKING:
     from xsudo.ledger import DeviceHistory, DeviceRecord, Ledger
@@ -95,13 +95,58 @@ def list_(since: str | None, station: str | None, ledger_url: str | None, as_jso
 @json_option
 def show(imei: str, ledger_url: str | None, as_json: bool) -> None:
     """Show everything the ledger knows of IMEI: runs (newest first) with their
-    credentials, the device UUID, flags and a claim held now; exit 1 if nothing."""
+    credentials, the device UUID, flags and a claim held now; exit 1 unless a run ended ok.
+
+    So a script can ask "was this device provisioned?": a device the ledger knows only by
+    a claim, a flag or failed runs exits 1 (after printing what is known)."""
     with open_ledger(ledger_url) as ledger:
         history = ledger.show(imei)
     if as_json:
         emit_json(history.to_json())
+    else:
+        _print_history(history)
+    if not any(record.result == "ok" for record in history.records):
+        raise click.exceptions.Exit(1)
+
+
+@click.command()
+@click.argument("imei")
+@ledger_option
+@click.option(
+    "--station",
+    "station",
+    default=None,
+    help="Who releases it, for the flag (default: $XSUDO_STATION, else the host name).",
+)
+@click.option("--yes", is_flag=True, help="Do not ask (needed without a terminal).")
+def release(imei: str, ledger_url: str | None, station: str | None, yes: bool) -> None:
+    """Give back the claim held on IMEI by a run that stopped without its record.
+
+    A station that was killed, or lost power, mid-board leaves its claim: the device is
+    then refused everywhere until the claim times out. Release it only when no station is
+    working on that device; the release is flagged in the device's history. Check the
+    board (xsudo cred list) before provisioning it again.
+    """
+    from xsudo.errors import BadInputError
+    from xsudo.ledger.recording import station_id
+    from xsudo.ledger.records import check_imei
+
+    imei = check_imei(imei)
+    if not yes:
+        if not sys.stdin.isatty():
+            raise BadInputError(
+                "releasing a claim needs a confirmation", "give --yes (no terminal to ask)"
+            )
+        click.confirm(
+            f"Release the claim on IMEI {imei}? No station may be working on it", abort=True
+        )
+    with open_ledger(ledger_url) as ledger:
+        held = ledger.release_imei(imei, station or station_id())
+    if held is None:
+        note(f"no claim is held on IMEI {imei}; nothing released")
         return
-    _print_history(history)
+    since = held.claimed_at.isoformat(timespec="seconds")
+    emit(f"released the claim of station {held.station} on IMEI {imei} (held since {since})")
 
 
 @click.command()

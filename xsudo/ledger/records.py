@@ -22,7 +22,7 @@ from xsudo.errors import BadInputError
 Result = Literal["ok", "failed"]
 RESULTS: tuple[str, ...] = ("ok", "failed")
 
-FlagKind = Literal["concurrent-claim", "cloned-identity"]
+FlagKind = Literal["concurrent-claim", "cloned-identity", "released-claim"]
 
 IMEI_PATTERN = re.compile(r"[0-9]{15}")
 """An IMEI as the modem reports it (``AT+CGSN``): 15 decimal digits."""

@@ -199,6 +199,31 @@ class Ledger:
         with self._errors(), self._engine.begin() as connection:
             return _drop_claim(connection, claim)
 
+    def release_imei(self, imei: str, station: str) -> Claim | None:
+        """Drop the claim held on ``imei``, whoever holds it: for a run that stopped without
+        its record (a station killed, a power cut), whose claim would otherwise refuse the
+        device until it times out. The release is flagged (kind ``released-claim``, by
+        ``station``, naming the claim's station and time), so the device's history says who
+        gave it back. Returns the claim dropped, or ``None`` when none was held."""
+        imei = check_imei(imei)
+        check_text("station", station, required=True)
+        claims = schema.claims
+        with self._errors(), self._engine.begin() as connection:
+            row = connection.execute(select(claims).where(claims.c.imei == imei)).first()
+            if row is None:
+                return None
+            held = _claim(row)
+            if not _drop_claim(connection, held):
+                return None  # given back or taken over meanwhile
+            released = Claim(imei, station, held.token, self._now(), held.device_uuid)
+            _add_flag(
+                connection,
+                released,
+                "released-claim",
+                f"released the claim of station {held.station} since {iso(held.claimed_at)}",
+            )
+        return held
+
     def _refusal(self, claim: Claim) -> LedgerConflict:
         """Flag why ``claim`` could not be taken, and return the error to raise."""
         with self._engine.begin() as connection:
