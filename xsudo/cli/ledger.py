@@ -276,9 +276,10 @@ def _print_history(history: DeviceHistory) -> None:
         if record.error:
             emit(f"  error: {record.error}")
         for entry in record.credentials:
+            was = f", was {entry.previous_sha}" if entry.previous_sha else ""
             emit(
                 f"  {entry.tag}/{entry.type}: {entry.action}, auth {entry.auth or '-'}, "
-                f"sha {entry.sha or '-'}"
+                f"sha {entry.sha or '-'}{was}"
             )
     for flag in history.flags:
         emit(
