@@ -108,6 +108,18 @@ def test_show_exits_1_unless_a_run_ended_ok(capsys: Capture, isolated_env: Path)
     assert run_cli(capsys, "ledger", "show", IMEI)[0] == 0
 
 
+def test_show_says_what_an_entry_removed(capsys: Capture, isolated_env: Path) -> None:
+    from xsudo.ledger import CredentialEntry
+
+    removed = "C" * 64
+    deleted = CredentialEntry(16842753, 0, "ca-cert", "deleted", None, removed, "plain")
+    with Ledger.open(None, isolated_env) as ledger:
+        record(ledger, datetime.now(UTC), credentials=[deleted])
+    code, out, _ = run_cli(capsys, "ledger", "show", IMEI)
+    assert code == 0
+    assert f"  16842753/ca-cert: deleted, auth plain, sha -, was {removed}" in out.splitlines()
+
+
 def test_release_gives_back_a_claim_left_behind_and_flags_it(
     capsys: Capture, ledger_url: str, tmp_path: Path
 ) -> None:
