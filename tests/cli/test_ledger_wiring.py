@@ -329,7 +329,7 @@ def test_cred_delete_records_what_it_deleted_and_ledger_show_says_so(
     entries = [line.strip() for line in shown.out.splitlines() if line.startswith("  7/")]
     assert entries == [
         "7/ca-cert: absent, auth -, sha -",
-        "7/ca-cert: deleted, auth plain, sha -",
+        f"7/ca-cert: deleted, auth plain, sha -, was {written['sha']}",
         f"7/ca-cert: written, auth plain, sha {written['sha']}",
     ]
 

@@ -63,7 +63,7 @@ def test_round_trip(plan_files: PlanFiles) -> None:
 
 def test_joserfc_verifies_our_plan(plan_files: PlanFiles) -> None:
     approver = MemorySigner(name="approver")
-    approve_plan(plan_files.plan, approver)
+    approve_plan(plan_files.plan, approver, now=NOW)
     data = json.loads(plan_files.plan.read_text())
     checked = jws.deserialize_json(data, joserfc_keys(plan_files.line_key, approver))
     assert checked.payload == b64url_decode(data["payload"], "payload")
@@ -109,15 +109,15 @@ def test_approvals_must_come_from_distinct_trusted_keys(plan_files: PlanFiles) -
     with pytest.raises(PlanError, match="1 verified signature"):
         load_and_verify(plan_files.plan, trusted, approvals=2, now=NOW)
     before = json.loads(plan_files.plan.read_text())["payload"]
-    approve_plan(plan_files.plan, stranger)  # not trusted: does not count
+    approve_plan(plan_files.plan, stranger, now=NOW)  # not trusted: does not count
     with pytest.raises(PlanError, match="2 required"):
         load_and_verify(plan_files.plan, trusted, approvals=2, now=NOW)
-    approve_plan(plan_files.plan, approver)
+    approve_plan(plan_files.plan, approver, now=NOW)
     verified = load_and_verify(plan_files.plan, trusted, approvals=2, now=NOW)
     assert set(verified.signers) == {fingerprint(k) for k in trusted}
     assert json.loads(plan_files.plan.read_text())["payload"] == before  # payload untouched
     with pytest.raises(PlanError, match="already signed"):
-        approve_plan(plan_files.plan, approver)
+        approve_plan(plan_files.plan, approver, now=NOW)
     with pytest.raises(PlanError, match="0 verified"):
         load_and_verify(plan_files.plan, [MemorySigner().public_key()], now=NOW)
 
@@ -204,3 +204,54 @@ def test_read_plan_refuses_duplicate_keys_and_big_files(plan_files: PlanFiles) -
     plan_files.plan.write_bytes(b" " * (5 * 1024 * 1024))
     with pytest.raises(PlanError):
         read_plan(plan_files.plan)
+
+
+def test_approving_an_expired_or_changed_plan_is_refused(plan_files: PlanFiles) -> None:
+    approver = MemorySigner(name="approver")
+    before = plan_files.plan.read_bytes()
+    with pytest.raises(PlanError, match="expired") as expired:
+        approve_plan(plan_files.plan, approver, now=NOW + timedelta(days=7))
+    assert expired.value.hint == "make a new plan"
+    document = json.loads(before)
+    signature = document["signatures"][0]
+    raw = bytearray(b64url_decode(signature["signature"], "signature"))
+    raw[5] ^= 1  # a flipped bit in the plan key's signature
+    signature["signature"] = b64url(bytes(raw))
+    plan_files.plan.write_text(json.dumps(document))
+    changed = plan_files.plan.read_bytes()
+    with pytest.raises(PlanError, match="does not verify") as bad:
+        approve_plan(plan_files.plan, approver, now=NOW)
+    assert "changed after it was signed" in (bad.value.hint or "")
+    assert plan_files.plan.read_bytes() == changed  # nothing written
+
+
+@pytest.mark.parametrize(
+    ("where", "fragment"),
+    [("header", "signature #1 header is not valid JSON"), ("payload", "payload is not")],
+)
+def test_a_flipped_byte_in_a_signed_part_says_the_plan_was_changed(
+    plan_files: PlanFiles, where: str, fragment: str
+) -> None:
+    document = json.loads(plan_files.plan.read_text())
+    if where == "header":
+        part = document["signatures"][0]["protected"]
+        data = bytearray(b64url_decode(part, "header"))
+        data[2] = 0x01  # a control character inside a JSON string
+        document["signatures"][0]["protected"] = b64url(bytes(data))
+    else:
+        data = bytearray(b64url_decode(document["payload"], "payload"))
+        data[data.index(b'"', 2) - 1] = ord("\\")  # an invalid escape
+        document["payload"] = b64url(bytes(data))
+    plan_files.plan.write_text(json.dumps(document))
+    with pytest.raises(PlanError) as refused:
+        read_plan(plan_files.plan)
+    assert fragment in refused.value.message
+    assert refused.value.hint is not None and "changed after it was signed" in refused.value.hint
+    assert "line 1 column" in refused.value.message  # the reason is not cut off
+
+
+def test_a_manifest_given_as_the_plan_says_it_is_not_a_plan(plan_files: PlanFiles) -> None:
+    with pytest.raises(PlanError) as refused:
+        read_plan(plan_files.manifest)
+    assert refused.value.message.startswith("this is not a plan file")
+    assert refused.value.hint == "xsudo plan MANIFEST makes one"

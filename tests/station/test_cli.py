@@ -94,7 +94,7 @@ def test_json_lines_mode_prints_one_line_per_board_and_nothing_else(
     assert {d["station"] for d in lines} == {"line-7"}
     assert all(datetime.fromisoformat(d["time"]).tzinfo is not None for d in lines)
     assert (totals.written, totals.failed) == (1, 1)
-    assert station_cli._report(runner, totals, "line-7", given=2) is True
+    assert station_cli._report(runner, totals, "line-7", given=("/dev/ttyACM0", "/dev/ttyACM1"))
     err = capsys.readouterr().err
     assert "1 failed" in err and "failed: /dev/ttyACM1" in err
 
@@ -128,6 +128,36 @@ def test_an_abort_is_not_held_up_by_boards_in_flight() -> None:
         assert runner.totals().in_flight == 1  # returned without waiting for it
     finally:
         boards.release.set()
+
+
+def test_an_abort_tells_the_boards_in_flight_to_stop_and_waits_for_their_record() -> None:
+    """The second signal sets ``cancel``: a board in flight stops at its next entry and
+    returns (records) its outcome before the station exits."""
+    boards = Boards(hold=True)
+    cancel = threading.Event()
+    runner = Station(boards, fixed_boards(["/dev/ttyACM0"]), interval=0.01)
+
+    def source_then_abort() -> list[Seen]:
+        if boards.calls:  # the board is in flight: a second signal arrives now
+            runner.stop()
+            raise station_cli._SecondSignal()
+        return [Seen("/dev/ttyACM0")]
+
+    def stop_on_cancel() -> None:
+        cancel.wait(30)
+        boards.release.set()  # the board's next entry boundary: it stops and returns
+
+    helper = threading.Thread(target=stop_on_cancel)
+    helper.start()
+    runner._source = source_then_abort
+    try:
+        with pytest.raises(click.exceptions.Abort), station_cli._interrupts(runner, cancel, 10):
+            runner.run()
+        assert cancel.is_set()
+        assert runner.totals().in_flight == 0  # waited for the board to end
+    finally:
+        boards.release.set()
+        helper.join(30)
 
 
 # -- end to end with the real apply_to_port -------------------------------------------------
@@ -198,6 +228,7 @@ def test_watch_provisions_a_board_plugged_in_and_stops_on_sigint(
     plan, public = plan_setup(xsudo, tmp_path)
     server = locked_board(xsudo, board)
     listing = tmp_path / "ports.txt"
+    listing.write_text("")  # no board yet
     finished = threading.Event()
 
     def plug_then_interrupt() -> None:
@@ -271,3 +302,63 @@ def test_station_opens_sim_ports_in_a_fresh_process(xsudo: Run, tmp_path: Path) 
     assert json.loads(done.stdout)["status"] == "written"
     stored = load_nvm(state)
     assert stored is not None and (CA_TAG, 0) in stored.credentials
+
+
+def test_a_repeated_port_is_refused_like_apply_does(xsudo: Run, tmp_path: Path) -> None:
+    plan, public = plan_setup(xsudo, tmp_path)
+    args = ["station", "--plan", str(plan), "--trust", str(public)]
+    done = xsudo(*args, "--port", "sim://?imei=1", "--port", "sim://?imei=1")
+    assert done.code == 2 and done.out == ""
+    assert done.err.startswith("error: port sim://?imei=1 is given twice; give each port once")
+
+
+def test_a_missing_ports_file_is_refused_at_start(xsudo: Run, tmp_path: Path) -> None:
+    plan, public = plan_setup(xsudo, tmp_path)
+    missing = tmp_path / "ports.txt"
+    done = xsudo(
+        "station", "--plan", str(plan), "--trust", str(public), "--watch",
+        "--ports-from", str(missing),
+    )  # fmt: skip
+    assert done.code == 2 and done.out == ""
+    assert done.err.startswith(f"error: the port list {missing} does not exist")
+
+
+def test_a_ports_file_that_becomes_unreadable_is_warned_of_once(tmp_path: Path) -> None:
+    from xsudo.station.watch import ports_from_file
+
+    listing = tmp_path / "ports.txt"
+    listing.write_text("/dev/ttyACM0\n")
+    warnings: list[str] = []
+    source = ports_from_file(listing, warn=warnings.append)
+    assert [board.port for board in source()] == ["/dev/ttyACM0"]
+    listing.unlink()
+    assert source() == [] and source() == []
+    assert len(warnings) == 1 and str(listing) in warnings[0]
+    listing.write_text("/dev/ttyACM1\n")
+    assert [board.port for board in source()] == ["/dev/ttyACM1"]
+    listing.unlink()
+    source()
+    assert len(warnings) == 2  # said again after it was read in between
+
+
+def test_the_empty_dashboard_says_what_it_waits_for() -> None:
+    from rich.console import Console
+
+    from xsudo.station.dashboard import render
+    from xsudo.station.runner import Totals
+    from xsudo.station.watch import USB_BOARDS
+
+    console = Console(width=80, record=True, color_system=None)
+    console.print(render([], Totals(), waiting_for=USB_BOARDS))
+    text = console.export_text()
+    assert "waiting for nRF91 boards on USB (VID 0x1915 Nordic" in text
+
+
+def test_ports_not_started_are_named(capsys: pytest.CaptureFixture[str]) -> None:
+    runner = Station(Boards(), fixed_boards(["/dev/ttyACM0"]))
+    runner.poll()
+    runner.stop()
+    totals = runner.run()
+    assert station_cli._report(runner, totals, "line-7", given=("/dev/ttyACM0", "/dev/ttyACM5"))
+    err = capsys.readouterr().err
+    assert "1 given port(s) not started: /dev/ttyACM5" in err

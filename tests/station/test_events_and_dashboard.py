@@ -95,6 +95,24 @@ def test_dashboard_shows_hostile_device_text_literally(color: bool) -> None:
 
 def test_totals_line_counts() -> None:
     totals = Totals(written=10, unchanged=2, failed=1, in_flight=2, elapsed=3600.0)
-    assert totals_line(totals) == (
-        "12 done (10 written, 2 unchanged), 1 failed, 0 duplicate, 2 in flight, 0 waiting, 12/h"
-    )
+    assert totals_line(totals) == "12 done (10 written, 2 unchanged), 1 failed, 2 in flight, 12/h"
+
+
+def test_the_rate_shows_after_a_minute() -> None:
+    """Two boards in two seconds are no rate (before, ``0/h`` or ``3600/h`` was shown)."""
+    assert "/h" not in totals_line(Totals(written=2, elapsed=2.0))
+    assert totals_line(Totals(written=2, elapsed=60.0)).endswith(", 120/h")
+
+
+@pytest.mark.parametrize(
+    "totals",
+    [
+        Totals(written=10, unchanged=2, failed=1, duplicate=1, in_flight=8, waiting=3, elapsed=99),
+        Totals(9999, 9999, 999, 999, 64, 9999, 3600.0),
+        Totals(10**9, 10**9, 10**9, 10**9, 10**9, 10**9, 1.0),
+    ],
+)
+def test_the_totals_line_fits_80_columns(totals: Totals) -> None:
+    line = totals_line(totals)
+    assert len(line) <= 80, line
+    assert line.startswith(f"{totals.done} done")

@@ -3,6 +3,8 @@ plan with entries signed at the station, with the plan's line key and its CA key
 
 from __future__ import annotations
 
+import signal
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -11,6 +13,7 @@ import click
 
 from xsudo.cli.context import app_context
 from xsudo.cli.deviceopts import Connection, connection_options
+from xsudo.cli.hints import cli_text
 from xsudo.cli.ledger import ledger_option, open_ledger
 from xsudo.cli.output import emit, emit_json, note, share
 from xsudo.cli.plan import station_key_options, station_signers, trust_options, verified_plan
@@ -66,6 +69,9 @@ def apply(
     does not hold the plan's key gets nothing. A plan with entries signed at the station
     (issue) also needs --key, the plan's line key, and the CA keys it names. Exit 1 when any
     board failed or was a duplicate.
+
+    Ctrl-C finishes the boards in flight and starts no new one (a second Ctrl-C stops each
+    board before its next entry); every board touched is recorded, then exit 130.
     """
     from xsudo.api import load_simulator
     from xsudo.audit.log import AuditLog
@@ -84,10 +90,11 @@ def apply(
     for port in ports:
         load_simulator(port)
     station = station_id()
+    cancel = threading.Event()
     with open_ledger(ledger_url) as ledger:  # warns of a password on the command line
 
         def work(port: str) -> BoardOutcome:
-            return apply_to_port(
+            outcome = apply_to_port(
                 plan,
                 port,
                 ledger=ledger,
@@ -96,14 +103,19 @@ def apply(
                 replace=replace,
                 channel=connection.channel_options(),
                 signers=signers,
+                cancel=cancel,
             )
+            return cli_outcome(outcome)
 
-        outcomes = _run(ports, work, workers)
+        outcomes, interrupted = _run(ports, work, workers, cancel)
     for outcome in outcomes:
         if as_json:
             emit_json(outcome.to_json())
         else:
             emit(_text(outcome))
+    if interrupted:
+        note(f"interrupted: {len(ports) - len(outcomes)} of {len(ports)} port(s) not started")
+        raise KeyboardInterrupt
     bad = [o for o in outcomes if not o.ok]
     ok = share(len(outcomes) - len(bad), len(outcomes), "board")
     note(f"{ok} ok (plan sha256:{plan.plan_hash})")
@@ -112,20 +124,122 @@ def apply(
 
 
 def _run(
-    ports: tuple[str, ...], work: Callable[[str], BoardOutcome], workers: int
-) -> list[BoardOutcome]:
+    ports: tuple[str, ...],
+    work: Callable[[str], BoardOutcome],
+    workers: int,
+    cancel: threading.Event,
+) -> tuple[list[BoardOutcome], bool]:
     """``work(port)`` for every port, at most ``workers`` at once (a ledger on PostgreSQL
-    lends each one a connection from a bounded pool); outcomes in port order. An exception
-    (bad input, not a board's failure) is re-raised once every started board has ended."""
-    from concurrent.futures import ThreadPoolExecutor
+    lends each one a connection from a bounded pool); the outcomes of the boards that ran,
+    in port order, and whether Ctrl-C stopped the run. One port runs in this thread (a
+    ``KeyboardInterrupt`` reaches the board, which records what it did and raises it
+    again). Several run on worker threads while this one waits: the first Ctrl-C starts no
+    new board and waits for those in flight; the second sets ``cancel`` (each board stops
+    before its next entry, recorded); a third is raised at once. An exception (bad input,
+    not a board's failure) is re-raised once every started board has ended."""
+    if len(ports) <= 1:
+        return [work(port) for port in ports], False
+    queue, lock, stop = list(range(len(ports))), threading.Lock(), threading.Event()
+    outcomes: dict[int, BoardOutcome] = {}
+    errors: list[Exception] = []
+    count = min(workers, len(ports))
+    running, ended = [count], threading.Event()
 
-    if not ports:
-        return []
-    with ThreadPoolExecutor(
-        max_workers=min(workers, len(ports)), thread_name_prefix="xsudo-apply"
-    ) as pool:
-        futures = [pool.submit(work, port) for port in ports]
-    return [future.result() for future in futures]
+    def worker() -> None:
+        try:
+            while True:
+                with lock:
+                    if stop.is_set() or not queue:
+                        return
+                    index = queue.pop(0)
+                try:
+                    outcomes[index] = work(ports[index])
+                except Exception as exc:  # bad input: raised once every board has ended
+                    errors.append(exc)
+        finally:
+            with lock:
+                running[0] -= 1
+                if not running[0]:
+                    ended.set()
+
+    masked = _block_sigint()  # a Ctrl-C now waits for _wait_for (and no worker gets it)
+    for number in range(count):
+        threading.Thread(target=worker, name=f"xsudo-apply-{number}", daemon=True).start()
+    interrupts = _wait_for(ended, stop, cancel, masked)
+    if errors:
+        raise errors[0]
+    return [outcomes[index] for index in sorted(outcomes)], interrupts > 0
+
+
+def _block_sigint() -> set[int | signal.Signals] | None:
+    """Hold SIGINT back from this thread (and the threads it starts); the signal mask to
+    put back, or ``None`` where signal masks do not exist."""
+    if not hasattr(signal, "pthread_sigmask"):
+        return None
+    return signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+
+
+def _wait_for(
+    ended: threading.Event,
+    stop: threading.Event,
+    cancel: threading.Event,
+    masked: set[int | signal.Signals] | None = None,
+) -> int:
+    """Wait until ``ended`` is set (every worker has ended); returns how many Ctrl-C came
+    (see :func:`_run`). ``masked``: the signal mask to put back first (a Ctrl-C held back
+    arrives here). A Ctrl-C is counted first and acted on at the next turn, so one that
+    comes at any point is neither lost nor raised. (An event, not ``Thread.join``: an
+    interrupted join can leave a running thread looking ended.)"""
+    interrupts = acted = 0
+    while True:
+        try:
+            if masked is not None:
+                mask, masked = masked, None
+                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+            if acted < interrupts:
+                acted += 1
+                stop.set()
+                if acted == 2:
+                    cancel.set()
+                note(_STOPPING[acted])
+            if ended.is_set() and acted == interrupts:
+                return interrupts
+            ended.wait(0.5)
+        except KeyboardInterrupt:
+            interrupts += 1
+            if interrupts >= 3:
+                raise
+
+
+_STOPPING = {
+    1: "stopping: boards in flight finish, no new board starts (again to stop them sooner)",
+    2: "stopping each board before its next entry; every board is recorded",
+}
+
+
+def cli_outcome(outcome: BoardOutcome) -> BoardOutcome:
+    """``outcome`` with its error and result messages worded for the command line (in
+    place): a library error's remedy as :func:`~xsudo.cli.hints.cli_text` words it, and the
+    refusals' remedies as options and commands (``--replace``, ``xsudo device
+    upload-key``)."""
+    from xsudo.plans.apply import APPLY_WITH_REPLACE, UPLOAD_PLAN_KEY
+
+    words = {
+        APPLY_WITH_REPLACE: "apply with --replace",
+        UPLOAD_PLAN_KEY: f"{UPLOAD_PLAN_KEY} with xsudo device upload-key",
+    }
+
+    def word(text: str) -> str:
+        for library, cli in words.items():
+            text = text.replace(library, cli)
+        return text
+
+    error = outcome.error_text(cli_text)
+    outcome.error = word(error) if error is not None else None
+    for result in outcome.results:
+        if isinstance(result.get("message"), str):
+            result["message"] = word(result["message"])
+    return outcome
 
 
 def _text(outcome: BoardOutcome) -> str:

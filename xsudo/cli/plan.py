@@ -127,7 +127,9 @@ def create(
 def approve(plan_path: Path, key_name: str, passphrase_file: Path | None) -> None:
     """Add a signature by --key to PLAN (the payload stays byte for byte the same).
 
-    A key that has signed the plan already is refused.
+    Refused (exit 2, the file unchanged): a key that has signed the plan already, an
+    expired plan, and a plan with a signature that does not verify (against the plan's key,
+    --key's or a key in the key store).
     """
     from xsudo.audit.log import AuditLog
     from xsudo.crypto import fingerprint
@@ -136,7 +138,7 @@ def approve(plan_path: Path, key_name: str, passphrase_file: Path | None) -> Non
     audit = AuditLog.in_home(app_context().ensure_home())
     audit.check_appendable()
     signer = key_store(passphrase_file).signer(key_name)
-    parsed = approve_plan(plan_path, signer, audit=audit)
+    parsed = approve_plan(plan_path, signer, audit=audit, trusted=_known_keys()[1])
     note(
         f"approved {plan_path} with {key_name} ({fingerprint(signer.public_key())}): "
         f"{len(parsed.document.signatures)} signature(s)"
@@ -207,11 +209,15 @@ def verified_plan(
     """The plan at ``plan_path``, its signatures checked against the ``--trust`` keys
     and its times against this clock with ``--clock-skew``
     (:func:`xsudo.plans.verify.load_and_verify`; exit 2 before any port is opened)."""
+    from xsudo.errors import BadInputError
     from xsudo.plans.model import parse_clock_skew
     from xsudo.plans.verify import CreatedInTheFuture, load_and_verify
 
     if not trust_files:
-        raise click.UsageError("give --trust KEY.pub: the public key that signed the plan")
+        raise BadInputError(
+            "no trusted key: the plan's signatures cannot be checked",
+            f"give --trust KEY.pub, the public key that signed the plan ({EXPORT_PUBLIC})",
+        )
     skew = parse_clock_skew(clock_skew)
     try:
         return load_and_verify(plan_path, load_trusted(trust_files), approvals, clock_skew=skew)
@@ -267,15 +273,29 @@ def station_signers(
     return open_station_signers(plan, store.signer(key_name), store.signer)
 
 
+EXPORT_PUBLIC = "xsudo key export NAME -o NAME.pub"
+"""How a user gets a key's public half into a file (the hint of a bad ``--trust``)."""
+
+
 def load_trusted(paths: tuple[Path, ...]) -> list[PublicKey]:
-    """The public keys in ``paths`` (PEM or DER), each a P-256 key."""
+    """The public keys in ``paths`` (PEM or DER), each a P-256 key. A file that holds a
+    private key (PEM, any kind) is refused (exit 2): a station holds no private key."""
     from xsudo.crypto import load_public_key
     from xsudo.errors import BadInputError
     from xsudo.fileio import read_input
 
     keys = []
     for path in paths:
-        data = read_input(path, "the trusted public key", limit=64 * 1024)
+        data = read_input(
+            path,
+            "the trusted public key",
+            limit=64 * 1024,
+            hint=f"give the path of a public key exported with {EXPORT_PUBLIC}",
+        )
+        if b"PRIVATE KEY-----" in data:
+            raise BadInputError(
+                f"{path} holds a private key", f"give its public key ({EXPORT_PUBLIC})"
+            )
         try:
             keys.append(load_public_key(data))
         except BadInputError as exc:

@@ -11,8 +11,9 @@ JSON line per board outcome (:mod:`xsudo.station.events`) and the totals go to s
 
 Exit codes: 0 every board attempted was written or unchanged; 1 a board failed or was
 flagged as a duplicate, a given ``--port`` was never started (stopped first), or the run
-was aborted (second Ctrl-C); 2 bad plan, trust key, option or ledger URL; 3 the ledger
-cannot be reached.
+was aborted (second Ctrl-C: each board in flight stops before its next entry and records
+what it did, waited for up to :data:`ABORT_WAIT` seconds); 2 bad plan, trust key, option or
+ledger URL; 3 the ledger cannot be reached.
 """
 
 from __future__ import annotations
@@ -21,12 +22,13 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
+from xsudo.cli.apply import cli_outcome
 from xsudo.cli.context import app_context
 from xsudo.cli.deviceopts import Connection, connection_options
 from xsudo.cli.ledger import ledger_option, open_ledger
@@ -122,7 +124,7 @@ def station(
     from xsudo.ledger.recording import station_id
     from xsudo.plans.apply import apply_to_port
 
-    source = _source(ports, watch, ports_from, port_glob)
+    source, waiting_for = _source(ports, watch, ports_from, port_glob)
     plan = verified_plan(plan_file, trust_files, approvals, clock_skew)
     home = app_context().ensure_home()
     audit = AuditLog.in_home(home)
@@ -130,11 +132,12 @@ def station(
     signers = station_signers(plan, station_key, passphrase_file)  # before any port
     name = station_name or station_id()
     channel = connection.channel_options()
+    cancel = threading.Event()
     with open_ledger(ledger_url) as ledger:  # warns of a password on the command line
 
         def provision_one(port: str, progress: Progress) -> Outcome:
             load_simulator(port)
-            return apply_to_port(
+            outcome = apply_to_port(
                 plan,
                 port,
                 ledger=ledger,
@@ -143,7 +146,9 @@ def station(
                 channel=channel,
                 signers=signers,
                 progress=progress,
+                cancel=cancel,
             )
+            return cli_outcome(outcome)
 
         runner, totals = _run(
             provision_one,
@@ -153,17 +158,26 @@ def station(
             interval=interval,
             station=name,
             as_json=as_json or not sys.stdout.isatty(),
+            cancel=cancel,
+            waiting_for=waiting_for,
         )
-    if _report(runner, totals, name, given=len(dict.fromkeys(ports))):
+    if _report(runner, totals, name, given=ports):
         raise click.exceptions.Exit(1)
 
 
 def _source(
     ports: tuple[str, ...], watch: bool, ports_from: Path | None, port_glob: str | None
-) -> BoardSource:
-    """Where boards come from, from the options (usage errors are exit 2)."""
-    from xsudo.station.watch import fixed_boards, ports_from_file, usb_boards
+) -> tuple[BoardSource, str]:
+    """Where boards come from, from the options (usage errors are exit 2), and what the
+    dashboard says it waits for."""
+    from xsudo.cli.output import printable, warn
+    from xsudo.errors import BadInputError
+    from xsudo.station.watch import USB_BOARDS, fixed_boards, ports_from_file, usb_boards
     from xsudo.station.watch import port_glob as glob_source
+
+    twice = sorted({port for port in ports if ports.count(port) > 1})
+    if twice:
+        raise BadInputError(f"port {twice[0]} is given twice", "give each port once")
 
     if bool(ports) == watch:
         raise click.UsageError("give either --port (one or more) or --watch")
@@ -172,12 +186,17 @@ def _source(
     if ports_from and port_glob:
         raise click.UsageError("give --ports-from or --port-glob, not both")
     if ports:
-        return fixed_boards(ports)
+        return fixed_boards(ports), ""
     if ports_from:
-        return ports_from_file(ports_from)
+        if not ports_from.is_file():
+            raise BadInputError(
+                f"the port list {ports_from} does not exist",
+                "create it (one port a line; it may be empty) before starting the station",
+            )
+        return ports_from_file(ports_from, warn=warn), f"the ports listed in {ports_from}"
     if port_glob:
-        return glob_source(port_glob)
-    return usb_boards()
+        return glob_source(port_glob), f"ports matching {printable(port_glob)}"
+    return usb_boards(), USB_BOARDS
 
 
 def _run(
@@ -189,6 +208,8 @@ def _run(
     interval: float,
     station: str,
     as_json: bool,
+    cancel: threading.Event | None = None,
+    waiting_for: str = "",
 ) -> tuple[Station, Totals]:
     """Run the station until done or stopped: JSON lines on stdout, or the dashboard."""
     from xsudo.station.events import event_line
@@ -205,13 +226,13 @@ def _run(
         interval=interval,
         on_outcome=print_line if as_json else None,
     )
-    with _interrupts(runner):
+    with _interrupts(runner, cancel):
         if as_json:
             return runner, runner.run()
-        return runner, _run_live(runner, station)
+        return runner, _run_live(runner, station, waiting_for)
 
 
-def _run_live(runner: Station, station: str) -> Totals:
+def _run_live(runner: Station, station: str, waiting_for: str = "") -> Totals:
     """:meth:`Station.run` under a live dashboard on stdout (refreshed 4 times a second)."""
     from rich.console import Console
     from rich.live import Live
@@ -220,7 +241,9 @@ def _run_live(runner: Station, station: str) -> Totals:
 
     console = Console(highlight=False, emoji=False)
     with Live(
-        get_renderable=lambda: live_view(runner, title=f"xsudo station {station}"),
+        get_renderable=lambda: live_view(
+            runner, title=f"xsudo station {station}", waiting_for=waiting_for
+        ),
         console=console,
         refresh_per_second=4,
         redirect_stdout=False,
@@ -234,11 +257,19 @@ class _SecondSignal(BaseException):
     boards in flight before it re-raises an ``Exception``, lets this one through at once."""
 
 
+ABORT_WAIT = 30.0
+"""Seconds an abort waits for the boards in flight to stop and record what they did."""
+
+
 @contextmanager
-def _interrupts(runner: Station) -> Iterator[None]:
+def _interrupts(
+    runner: Station, cancel: threading.Event | None = None, abort_wait: float = ABORT_WAIT
+) -> Iterator[None]:
     """SIGINT or SIGTERM stops the station gracefully; a second one aborts (``aborted``,
-    exit 1) without waiting for the boards in flight. Installed only in the main thread
-    (where Python delivers signals)."""
+    exit 1): ``cancel`` is set, so each board in flight stops before its next entry and
+    records what it did, and the abort waits up to ``abort_wait`` seconds for them (a third
+    signal ends the wait). Installed only in the main thread (where Python delivers
+    signals)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -253,15 +284,22 @@ def _interrupts(runner: Station) -> Iterator[None]:
     try:
         yield
     except _SecondSignal:
+        if cancel is not None:
+            cancel.set()
+            note("aborting: each board in flight stops before its next entry and is recorded")
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            with suppress(KeyboardInterrupt):
+                runner.wait_idle(abort_wait)
         raise click.exceptions.Abort() from None
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
 
-def _report(runner: Station, totals: Totals, station: str, *, given: int) -> bool:
+def _report(runner: Station, totals: Totals, station: str, *, given: tuple[str, ...]) -> bool:
     """The totals and every failure on stderr; True when the run failed (module
     docstring's exit codes)."""
+    from xsudo.cli.output import printable
     from xsudo.station.dashboard import totals_line
 
     views = runner.snapshot()
@@ -270,8 +308,10 @@ def _report(runner: Station, totals: Totals, station: str, *, given: int) -> boo
         if view.state in ("failed", "duplicate") and view.outcome is not None:
             imei = view.outcome.imei or "?"
             note(f"{view.state}: {view.board.port} (IMEI {imei}): {view.outcome.error}")
-    never_started = sum(1 for view in views if view.attempts == 0)
-    if given and (never_started or len(views) < given):
-        note(f"{max(never_started, given - len(views))} given port(s) not started")
+    started = {view.board.port for view in views if view.attempts > 0}
+    never = [port for port in dict.fromkeys(given) if port not in started]
+    if never:
+        shown = ", ".join(printable(port) for port in never)
+        note(f"{len(never)} given port(s) not started: {shown}")
         return True
     return not totals.ok

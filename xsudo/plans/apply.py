@@ -28,6 +28,19 @@ entries signed at the station) ``%KEYGEN`` and certificates signed here.
    and the audit head. Every result says where its command was signed (``signed_at``:
    ``plan`` or ``station``).
 
+No write without a record: once a command that changes the board may have been sent after
+the claim, every end of the run records it. An end that is not a normal one (a
+``KeyboardInterrupt``, ``cancel`` set, an unexpected error) records the run as ``failed``
+with the results so far and the reason (``interrupted``); the entry in flight is read back
+after a resync (:data:`SETTLE_TIMEOUT` seconds at most) and its result says ``read back:
+landed``, ``not-landed`` or ``unknown``. A ``KeyboardInterrupt`` is then raised again; a
+cancelled board returns its ``failed`` outcome. The claim is given back without a record
+only when nothing was sent after it; when recording fails after a send it stays held (the
+ledger shows the board as unresolved).
+
+``cancel`` (optional; set from another thread): the board starts no further entry; the
+entry in flight finishes, then the run is recorded as above.
+
 ``progress(number, total, step)`` (optional, display only) is called from the board's
 thread: ``(0, total, "checking")`` once the port is open, ``(n, total, label)`` before the
 n-th entry (1-based; the label is the credential type, ``client-cert (issue)`` for an issue)
@@ -42,6 +55,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -67,10 +81,26 @@ if TYPE_CHECKING:
     from xsudo.ledger.store import Ledger
 
 Status = Literal["written", "unchanged", "failed", "duplicate"]
+
+SETTLE_TIMEOUT = 5.0
+"""Seconds the resync before the read-back of an interrupted entry may take."""
+
+APPLY_WITH_REPLACE = "apply allowing replace"
+"""The words of a refusal's remedy that a front end words as its own replace option."""
+
+UPLOAD_PLAN_KEY = "upload the plan's public key to the slot"
+"""The words of a slot refusal's remedy that a front end words with its upload command."""
+
+INTERRUPTED = "interrupted"
+"""The reason recorded for a run that did not end normally (module contract)."""
 Progress = Callable[[int, int, str], None]
 """``progress(number, total, step)``: how far a board is (module contract)."""
 
 _DONE_ACTIONS = frozenset({"written", "unchanged", "replaced", "deleted", "absent"})
+
+
+class _Cancelled(Exception):
+    """``cancel`` was set: the board starts no further entry."""
 
 
 class _BoardStop(Exception):
@@ -98,6 +128,17 @@ class BoardOutcome:
     audit_head: dict[str, Any] | None = field(default=None)
     total: int = 0
     """How many entries the plan holds."""
+    cause: XsudoError | None = field(default=None, repr=False)
+    """The error behind ``error`` when one library error is (not in the JSON): a front end
+    may word its remedy in its own terms (:meth:`error_text`)."""
+    error_prefix: str = ""
+    """What ``error`` says before the ``cause``'s text."""
+
+    def error_text(self, words: Callable[[XsudoError], str] = str) -> str | None:
+        """``error``, with the ``cause`` (when there is one) worded by ``words``."""
+        if self.cause is None:
+            return self.error
+        return _line_text(self.error_prefix + words(self.cause))
 
     @property
     def ok(self) -> bool:
@@ -139,6 +180,11 @@ class _Board:
     progress: Progress | None = None
     session: DeviceSession | None = None
     """The session that signs at the station (made at the first ``issue`` entry)."""
+    cancel: threading.Event | None = None
+    sent: bool = False
+    """A command that changes the board may have been sent after the claim."""
+    in_flight: PlanEntry | None = None
+    """The entry being applied (``None`` between entries)."""
     certificates: dict[int, str] = field(default_factory=dict)
     """The client certificate (PEM) an ``issue`` wrote, by its position in the results."""
 
@@ -160,10 +206,13 @@ def apply_to_port(
     channel: ChannelOptions | None = None,
     signers: StationSigners | None = None,
     progress: Progress | None = None,
+    cancel: threading.Event | None = None,
 ) -> BoardOutcome:
     """Apply ``plan`` to the device on ``port`` (module contract); never raises for a
-    board's failure. ``signers`` sign the entries signed at the station (required when
-    the plan has any: :func:`xsudo.plans.issue.open_station_signers`)."""
+    board's failure (a ``KeyboardInterrupt`` is raised again once the run is recorded).
+    ``signers`` sign the entries signed at the station (required when the plan has any:
+    :func:`xsudo.plans.issue.open_station_signers`); ``cancel`` stops the board before its
+    next entry."""
     if not plan.entries:
         raise PlanError("the plan holds no entries")
     if plan.station_signed:
@@ -179,19 +228,26 @@ def apply_to_port(
     try:
         modem = Modem.open(port, **(channel or {}))
     except XsudoError as exc:
+        outcome.cause, outcome.error_prefix = exc, f"cannot open {port}: "
         return _ended(outcome, "failed", f"cannot open {port}: {_line(exc)}")
-    board = _Board(plan, modem, outcome, signers=signers, progress=progress)
+    board = _Board(plan, modem, outcome, signers=signers, progress=progress, cancel=cancel)
     board.notify(0, "checking")
     try:
         status = _run(board, ledger, audit, station, replace)
         _ended(outcome, status, None)
     except _BoardStop as stop:
         _ended(outcome, stop.status, stop.reason)
+    except _Cancelled:
+        _ended(outcome, "failed", INTERRUPTED)
     except XsudoError as exc:
+        outcome.cause = exc
         _ended(outcome, "failed", _line(exc))
+    except BaseException:
+        _ended(outcome, "failed", INTERRUPTED)
+        raise
     finally:
-        if board.claim is not None and ledger is not None:  # not recorded: give it back
-            with contextlib.suppress(XsudoError):
+        if board.claim is not None and ledger is not None and not board.sent:
+            with contextlib.suppress(XsudoError):  # nothing sent since the claim: give it back
                 ledger.release(board.claim)
         modem.close()
     if audit is not None:
@@ -207,7 +263,10 @@ def _ended(outcome: BoardOutcome, status: Status, error: str | None) -> BoardOut
 
 
 def _line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
+    return _line_text(str(exc).strip() or type(exc).__name__)
+
+
+def _line_text(text: str) -> str:
     return " ".join(text.split())
 
 
@@ -227,7 +286,12 @@ def _run(
         assert board.identity.imei is not None
         if _claim(board, ledger, station, stored, replace):
             return "unchanged"
-    changed = _write_entries(board, stored, audit, replace)
+    try:
+        changed = _write_entries(board, stored, audit, replace)
+    except BaseException as exc:
+        if ledger is not None:
+            _record_unfinished(board, ledger, audit, station, exc)
+        raise
     status: Status = "written" if changed else "unchanged"
     failed = next((r for r in board.outcome.results if r["action"] == "failed"), None)
     if ledger is not None:
@@ -255,8 +319,8 @@ def _check_slot(modem: Modem, plan: VerifiedPlan) -> None:
     if pem is None:
         raise _BoardStop(
             "failed",
-            f"{where} holds no public key: upload the plan key's public half "
-            f"({plan.key_fingerprint[:16]}...) first; nothing written",
+            f"{where} holds no public key; nothing written; {UPLOAD_PLAN_KEY} "
+            f"({plan.key_fingerprint[:16]}...)",
         )
     try:
         held = fingerprint(load_public_key(pem))
@@ -266,7 +330,8 @@ def _check_slot(modem: Modem, plan: VerifiedPlan) -> None:
         raise _BoardStop(
             "failed",
             f"{where} holds key {held[:16]}..., the plan was signed with "
-            f"{plan.key_fingerprint[:16]}...; nothing written",
+            f"{plan.key_fingerprint[:16]}...; nothing written; {UPLOAD_PLAN_KEY}, or use a "
+            "plan signed with the slot's key",
         )
 
 
@@ -337,12 +402,12 @@ def _claim(
             "duplicate",
             f"the ledger records IMEI {imei} as provisioned with this plan ({where}), but "
             "this device does not hold its content: a second device with the same IMEI, or "
-            "a wiped one; nothing written (apply with replace to provision it again)",
+            "a wiped one; nothing written (apply allowing replace to provision it again)",
         )
     raise _BoardStop(
         "failed",
         f"the ledger records IMEI {imei} as provisioned with another plan or manifest "
-        f"({previous.plan_hash or 'none'}, {where}); nothing written (apply with replace to "
+        f"({previous.plan_hash or 'none'}, {where}); nothing written (apply allowing replace to "
         "apply this plan over it)",
     )
 
@@ -388,16 +453,23 @@ def _write_entries(
     changed = False
     try:
         for number, entry in enumerate(board.plan.entries, start=1):
+            if board.cancel is not None and board.cancel.is_set():
+                raise _Cancelled()
             board.notify(number, _step(entry))
+            board.in_flight = entry
             if entry.issue is not None:
                 result = _issue_entry(board, held, entry, stored, audit, replace)
             else:
                 result = _one_entry(board, held, entry, stored, replace)
+            board.in_flight = None
             results.append(result)
             _audit(board, audit, entry, result)
             if result["action"] == "failed":
                 break
             changed = changed or result["action"] in ("written", "replaced", "deleted")
+    except BaseException as exc:
+        _settle_in_flight(board, stored, audit, exc)
+        raise
     finally:
         if not held.restore() and results:  # the board may be left offline: a failure
             results[-1] = {**results[-1], "action": "failed", "message": held.not_restored_note()}
@@ -431,9 +503,10 @@ def _one_entry(
             stored,
             f"tag {entry.tag} type {cred_type_label(entry.type)} already holds different "
             f"content (SHA {previous.upper()}); nothing written (the plan's entry does not "
-            "allow replace; apply with replace to overwrite it)",
+            "allow replace; apply allowing replace to overwrite it)",
         )
     try:
+        board.sent = True
         with held:
             board.modem.send_line(entry.line.encode("ascii"))
         listed = _stored_sha(board.modem, entry)
@@ -475,12 +548,13 @@ def _issue_entry(
             "failed",
             stored,
             f"tag {entry.tag} already holds a client certificate (SHA {previous.upper()}); "
-            "nothing generated or written (the plan's entry does not allow replace; apply "
-            "with replace to issue a new key and certificate)",
+            "nothing generated or written (the plan's entry does not allow replace; "
+            f"{APPLY_WITH_REPLACE} to issue a new key and certificate)",
         )
     from xsudo.provision.keygen import KeyGenerator  # loads only for such an entry
 
     session = _session(board, signers, audit)
+    board.sent = True
     try:
         session.ensure_plan()  # auth required: the slot must hold the station's line key
         with held:
@@ -533,6 +607,65 @@ def _settle(
         return _result(entry, action, stored, f"link fault ({_line(exc)}); read back", sha=listed)
     verdict = "landed" if landed else "not-landed"
     return _result(entry, "failed", stored, f"{_line(exc)}; read back: {verdict}")
+
+
+def _settle_in_flight(
+    board: _Board,
+    stored: dict[tuple[int, int], str | None],
+    audit: AuditLog | None,
+    exc: BaseException,
+) -> None:
+    """The run ends inside an entry (``exc``): the entry's result says what a read-back
+    after a resync finds (landed, not-landed or unknown), and the audit log records it."""
+    entry, board.in_flight = board.in_flight, None
+    if entry is None or not board.sent:
+        return
+    verdict, listed = "unknown", None
+    try:
+        board.modem.channel.resync(timeout=SETTLE_TIMEOUT)
+        listed = _stored_sha(board.modem, entry)
+    except Exception:  # the link does not answer now: unknown
+        pass
+    else:
+        verdict = "landed" if _landed(entry, listed, stored) else "not-landed"
+    message = f"{_reason(exc)}; read back: {verdict}"
+    board.outcome.results.append(_result(entry, "failed", stored, message, sha=listed or ""))
+    with contextlib.suppress(Exception):
+        _audit(board, audit, entry, board.outcome.results[-1])
+
+
+def _landed(
+    entry: PlanEntry, listed: str | None, stored: dict[tuple[int, int], str | None]
+) -> bool:
+    """Does the modem list what ``entry`` leaves (an ``issue``: anything new at the tag)?"""
+    if entry.action == "write":
+        return listed == entry.sha256
+    if entry.action == "delete":
+        return listed is None
+    return listed is not None and listed != stored.get((entry.tag, entry.type))
+
+
+def _reason(exc: BaseException) -> str:
+    """Why a run ended inside its writes: ``interrupted``, or an unexpected error's text."""
+    if isinstance(exc, (_Cancelled, KeyboardInterrupt)) or not isinstance(exc, Exception):
+        return INTERRUPTED
+    return _line(exc)
+
+
+def _record_unfinished(
+    board: _Board, ledger: Ledger, audit: AuditLog | None, station: str, exc: BaseException
+) -> None:
+    """A run that ended inside the writes: when anything may have been sent, record it as
+    ``failed`` with the results so far (module contract); when recording fails the claim
+    stays held."""
+    if not board.sent or board.claim is None:
+        return
+    reason = _reason(exc)
+    last = next((r for r in board.outcome.results if r["action"] == "failed"), None)
+    message = str(last["message"]) if last is not None else ""
+    error = message if message.startswith(reason) else f"{reason}: {message}".rstrip(": ")
+    with contextlib.suppress(Exception):
+        _record(board, ledger, audit, station, {"message": error})
 
 
 def _audit(board: _Board, audit: AuditLog | None, entry: PlanEntry, result: dict[str, Any]) -> None:

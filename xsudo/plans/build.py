@@ -17,17 +17,18 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from xsudo.at import commands
 from xsudo.atomic import write_atomic
 from xsudo.audit.log import AuditLog
-from xsudo.crypto import fingerprint, public_key_pem
+from xsudo.crypto import PublicKey, fingerprint, public_key_pem
 from xsudo.errors import BadInputError
 from xsudo.fileio import CREDENTIAL_FILE_LIMIT, MANIFEST_LIMIT, read_input
 from xsudo.plans.issue import CLIENT_CERT, ca_certificate, check_issue
-from xsudo.plans.jws import JwsDocument, add_signature, new_document
+from xsudo.plans.jws import CHANGED_AFTER_SIGNING, JwsDocument, add_signature, new_document
 from xsudo.plans.model import (
     DEFAULT_VALIDITY,
     MAX_ENTRIES,
@@ -194,10 +195,36 @@ def _station_entry(manifest: Manifest, spec: CredentialSpec) -> PlanEntry:
     return PlanEntry("issue", spec.tag, CLIENT_CERT, "", None, spec.replace, issue)
 
 
-def approve_plan(path: Path, signer: Signer, *, audit: AuditLog | None = None) -> ParsedPlan:
+def approve_plan(
+    path: Path,
+    signer: Signer,
+    *,
+    audit: AuditLog | None = None,
+    trusted: Sequence[PublicKey] = (),
+    now: datetime | None = None,
+) -> ParsedPlan:
     """Add ``signer``'s signature to the plan in ``path`` (rewritten in place, payload
-    bytes unchanged); refuses a key that has signed it already."""
+    bytes unchanged). Refuses (:class:`PlanError`, nothing written) a key that has signed
+    it already, an expired plan, and a plan with a signature that does not verify against
+    a key it can check: the plan's own key (``key_pem``), ``signer``'s and ``trusted``."""
+    from xsudo.crypto import load_public_key
+    from xsudo.plans.verify import check_signatures
+
     parsed = read_plan(path)
+    plan = parsed.plan
+    if (now or datetime.now(UTC)) >= plan.not_after:
+        raise PlanError(
+            f"the plan expired at {plan.not_after.isoformat()}; it was not approved",
+            "make a new plan",
+        )
+    keys = [load_public_key(plan.key_pem.encode("ascii")), signer.public_key(), *trusted]
+    bad = [s.kid for s in check_signatures(parsed.document, keys) if s.valid is False]
+    if bad:
+        raise PlanError(
+            f"the plan signature by key {bad[0]} does not verify: the plan was changed after "
+            "it was signed; it was not approved",
+            CHANGED_AFTER_SIGNING,
+        )
     document = add_signature(parsed.document, signer)
     if audit is not None:
         audit.check_appendable()

@@ -38,16 +38,25 @@ def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+CHANGED_AFTER_SIGNING = (
+    "the plan file was changed after it was signed; take it again from where it was made"
+)
+"""The hint of a plan whose signed parts do not parse (a flipped byte, an edit)."""
+
+NOT_A_PLAN = "xsudo plan MANIFEST makes one"
+"""The hint of a file that is not a plan at all (a manifest, a text file)."""
+
+
 def b64url_decode(text: object, what: str) -> bytes:
     """Strict Base64url: the alphabet only, no padding, and the one canonical encoding."""
     if not isinstance(text, str) or not _B64URL.fullmatch(text) or len(text) % 4 == 1:
-        raise PlanError(f"the plan's {what} is not Base64url")
+        raise PlanError(f"the plan's {what} is not Base64url", CHANGED_AFTER_SIGNING)
     try:
         data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except (binascii.Error, ValueError):
-        raise PlanError(f"the plan's {what} is not Base64url") from None
+        raise PlanError(f"the plan's {what} is not Base64url", CHANGED_AFTER_SIGNING) from None
     if b64url(data) != text:
-        raise PlanError(f"the plan's {what} is not canonical Base64url")
+        raise PlanError(f"the plan's {what} is not canonical Base64url", CHANGED_AFTER_SIGNING)
     return data
 
 
@@ -144,29 +153,38 @@ def _no_constant(name: str) -> Any:
     raise PlanError(f"the plan holds {name}, which is not JSON")
 
 
-def strict_json(data: bytes, what: str) -> Any:
-    """Parse UTF-8 JSON strictly: no duplicate keys, no NaN/Infinity, bounded nesting."""
+def strict_json(data: bytes, what: str, hint: str | None = None) -> Any:
+    """Parse UTF-8 JSON strictly: no duplicate keys, no NaN/Infinity, bounded nesting.
+    :class:`PlanError` (with ``hint``) for anything else."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        raise PlanError(f"the {what} is not UTF-8 text") from None
+        raise PlanError(f"the {what} is not UTF-8 text", hint) from None
     try:
         return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
     except PlanError:
         raise
     except (ValueError, RecursionError) as exc:
-        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
-        raise PlanError(f"the {what} is not valid JSON ({reason})") from None
+        reason = (
+            f"{exc.msg} at line {exc.lineno} column {exc.colno}"
+            if isinstance(exc, json.JSONDecodeError)
+            else "nested too deeply"
+        )
+        raise PlanError(f"the {what} is not valid JSON ({reason})", hint) from None
 
 
 def parse_document(data: bytes) -> JwsDocument:
     """Parse a plan file (module contract); :class:`PlanError` for anything else."""
-    top = strict_json(data, "plan file")
+    try:
+        top = strict_json(data, "plan file")
+    except PlanError as exc:
+        reason = exc.message.replace("the plan file", "it", 1)
+        raise PlanError(f"this is not a plan file: {reason}", NOT_A_PLAN) from None
     if not isinstance(top, dict) or set(top) != {"payload", "signatures"}:
         raise PlanError(
-            "the file is not a plan: expected a JWS JSON object with exactly 'payload' and "
+            "this is not a plan file: expected a JWS JSON object with exactly 'payload' and "
             "'signatures'",
-            "give a file written by xsudo plan",
+            NOT_A_PLAN,
         )
     payload = b64url_decode(top["payload"], "payload")
     signatures = top["signatures"]
@@ -186,7 +204,11 @@ def _signature(item: Any, index: int) -> JwsSignature:
             f"the plan's {where} must have exactly 'protected' and 'signature' "
             "(no unprotected header)"
         )
-    header = strict_json(b64url_decode(item["protected"], f"{where} header"), f"{where} header")
+    header = strict_json(
+        b64url_decode(item["protected"], f"{where} header"),
+        f"signature #{index} header",
+        CHANGED_AFTER_SIGNING,
+    )
     if not isinstance(header, dict) or set(header) != {"alg", "kid"}:
         raise PlanError(f"the plan's {where} header must hold exactly 'alg' and 'kid'")
     if header["alg"] != ALG:

@@ -39,7 +39,7 @@ from xsudo.errors import BadInputError
 from xsudo.fileio import read_input
 from xsudo.limits import XPMNG_SLOTS
 from xsudo.plans.issue import CLIENT_CERT, CLIENT_KEY, ca_certificate, check_issue
-from xsudo.plans.jws import JwsDocument, parse_document, strict_json
+from xsudo.plans.jws import CHANGED_AFTER_SIGNING, JwsDocument, parse_document, strict_json
 from xsudo.plans.model import (
     CLOCK_SKEW,
     MAX_ENTRIES,
@@ -229,7 +229,7 @@ def _span(span: timedelta) -> str:
 
 def _payload(document: JwsDocument) -> VerifiedPlan:
     data = document.payload
-    payload = strict_json(data, "plan payload")
+    payload = strict_json(data, "plan payload", CHANGED_AFTER_SIGNING)
     if not isinstance(payload, dict) or set(payload) != _PAYLOAD_KEYS:
         raise PlanError(
             "the plan payload does not have the fields of an xsudo plan",

@@ -53,19 +53,44 @@ def progress(view: BoardView) -> str:
     return f"{count} {noun} in {took:.1f}s"
 
 
+LINE_WIDTH = 80
+"""The widest totals line (an 80-column terminal)."""
+
+RATE_AFTER = 60.0
+"""Seconds of running before the rate (boards done per hour) is shown: over a shorter span
+it says little (two boards in one second are not 7200/h)."""
+
+
 def totals_line(totals: Totals) -> str:
-    """``12 done (10 written, 2 unchanged), 1 failed, 0 duplicate, 2 in flight, 0 waiting,
-    84/h``."""
-    return (
-        f"{totals.done} done ({totals.written} written, {totals.unchanged} unchanged), "
-        f"{totals.failed} failed, {totals.duplicate} duplicate, {totals.in_flight} in flight, "
-        f"{totals.waiting} waiting, {totals.per_hour:.0f}/h"
-    )
+    """``12 done (10 written, 2 unchanged), 1 failed, 2 in flight, 84/h``: the counts
+    that are not zero besides done and failed, the rate after :data:`RATE_AFTER` seconds;
+    at most :data:`LINE_WIDTH` characters (the written/unchanged split goes first)."""
+    extra = [
+        f"{count} {what}"
+        for count, what in (
+            (totals.duplicate, "duplicate"),
+            (totals.in_flight, "in flight"),
+            (totals.waiting, "waiting"),
+        )
+        if count
+    ]
+    if totals.elapsed >= RATE_AFTER:
+        extra.append(f"{totals.per_hour:.0f}/h")
+    split = f" ({totals.written} written, {totals.unchanged} unchanged)"
+    for middle in (split, ""):
+        line = ", ".join([f"{totals.done} done{middle}", f"{totals.failed} failed", *extra])
+        if len(line) <= LINE_WIDTH:
+            return line
+    return line[: LINE_WIDTH - 3] + "..."
 
 
-def render(views: list[BoardView], totals: Totals, *, title: str = "station") -> RenderableType:
+def render(
+    views: list[BoardView], totals: Totals, *, title: str = "station", waiting_for: str = ""
+) -> RenderableType:
     """The dashboard for ``views`` and ``totals``: the board table, the totals line and the
-    last :data:`MAX_FAILURES` failures with their one-line reason."""
+    last :data:`MAX_FAILURES` failures with their one-line reason. With no board yet, a
+    line says what the station waits for (``waiting_for``, e.g. ``nRF91 boards on
+    USB``)."""
     from rich.console import Group
     from rich.table import Table
     from rich.text import Text
@@ -80,6 +105,8 @@ def render(views: list[BoardView], totals: Totals, *, title: str = "station") ->
         imei = view.outcome.imei if view.outcome is not None else None
         table.add_row(cell(view.board.port), cell(board), state, cell(imei), cell(progress(view)))
     parts: list[RenderableType] = [table, Text(totals_line(totals), style="bold")]
+    if not views and waiting_for:
+        parts.insert(1, cell(f"waiting for {waiting_for}"))
     failed = [
         (view, view.outcome)
         for view in views
@@ -93,6 +120,6 @@ def render(views: list[BoardView], totals: Totals, *, title: str = "station") ->
     return Group(*parts)
 
 
-def live_view(station: Station, *, title: str = "station") -> RenderableType:
+def live_view(station: Station, *, title: str = "station", waiting_for: str = "") -> RenderableType:
     """:func:`render` of ``station`` now (for ``rich.live.Live(get_renderable=...)``)."""
-    return render(station.snapshot(), station.totals(), title=title)
+    return render(station.snapshot(), station.totals(), title=title, waiting_for=waiting_for)

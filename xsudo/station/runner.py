@@ -321,6 +321,21 @@ class Station:
         with self._lock:
             return not self._queue and not self._threads
 
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds until no board is in flight; True when none is.
+        (After an abort: the boards in flight are told to stop, and get this long to record
+        what they did.)"""
+        deadline = self._clock() + timeout
+        while True:
+            with self._lock:
+                if not self._threads:
+                    return True
+            left = deadline - self._clock()
+            if left <= 0:
+                return False
+            self._wake.wait(min(self._interval, left))
+            self._wake.clear()
+
     def _drain(self) -> None:
         """Wait (interruptibly) until no board is in flight."""
         while True:

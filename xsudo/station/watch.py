@@ -30,6 +30,9 @@ from typing import Any
 from xsudo.errors import BadInputError
 from xsudo.ports import at_port_candidates, list_serial_ports
 
+USB_BOARDS = "nRF91 boards on USB (VID 0x1915 Nordic, 0x1366 SEGGER J-Link)"
+"""What :func:`usb_boards` finds, in words (the station's empty dashboard says it)."""
+
 PORT_LIST_LIMIT = 64 * 1024
 """The largest ``--ports-from`` file read (bytes); a longer one is an error."""
 
@@ -72,21 +75,29 @@ def fixed_boards(ports: Sequence[str]) -> BoardSource:
     return lambda: list(boards)
 
 
-def ports_from_file(path: Path) -> BoardSource:
+def ports_from_file(path: Path, warn: Callable[[str], None] | None = None) -> BoardSource:
     """The ports listed in ``path``, read again at every poll (module docstring). A file
-    that cannot be read (other than missing) or is larger than :data:`PORT_LIST_LIMIT`
-    raises :class:`~xsudo.errors.BadInputError`."""
+    larger than :data:`PORT_LIST_LIMIT` raises :class:`~xsudo.errors.BadInputError`. One
+    that cannot be read (missing, or no permission) lists none; with ``warn``, that is said
+    once (and again only after the file was read in between). Without ``warn``, a file
+    that exists but cannot be read raises :class:`~xsudo.errors.BadInputError`."""
+    unreadable = False
 
     def boards() -> list[Board]:
+        nonlocal unreadable
         try:
             data = path.read_bytes()
-        except FileNotFoundError:
-            return []
         except OSError as exc:
-            raise BadInputError(
-                f"cannot read the port list {path}: {exc.strerror}",
-                "give a readable file with one port a line",
-            ) from None
+            if warn is None and isinstance(exc, FileNotFoundError):
+                return []
+            problem = f"cannot read the port list {path}: {exc.strerror}"
+            if warn is None:
+                raise BadInputError(problem, "give a readable file with one port a line") from None
+            if not unreadable:
+                warn(f"{problem}; no board is listed until it can be read")
+            unreadable = True
+            return []
+        unreadable = False
         if len(data) > PORT_LIST_LIMIT:
             raise BadInputError(f"the port list {path} is larger than {PORT_LIST_LIMIT} bytes")
         lines = data.decode("utf-8", errors="replace").splitlines()
