@@ -45,6 +45,36 @@ def ended(child: subprocess.Popen[str]) -> bool:
     return child.poll() is not None
 
 
+def interrupted_apply(
+    files: dict[str, Path],
+    ports: list[str],
+    url: str,
+    tmp_path: Path,
+    until: Callable[[], bool],
+) -> tuple[int, str, str]:
+    """``xsudo apply --json`` of the plan in ``files`` (``plan``, ``pub``) over ``ports`` in
+    a child process, sent SIGINT once ``until()`` holds (a board is mid-write); its exit
+    code, stdout and stderr."""
+    env = {**os.environ, "XSUDO_HOME": str(tmp_path / "station-home")}
+    args = ["apply", str(files["plan"]), "--trust", str(files["pub"]), "--json"]
+    child = subprocess.Popen(
+        [sys.executable, "-m", "xsudo", *args, *ports, "--ledger", url],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_until(lambda: until() or ended(child), 60)
+        assert not ended(child), child.communicate()
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    return child.returncode, out, err
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child and ptys: POSIX")
 def test_ctrl_c_during_a_write_records_the_run_and_leaves_no_claim(
     tmp_path: Path,
@@ -63,24 +93,14 @@ def test_ctrl_c_during_a_write_records_the_run_and_leaves_no_claim(
     assert xsudo("device", "upload-key", "--port", server.path, "--key", "factory").code == 0
     assert server.board.commands_handled == uploaded
     url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
-    env = {**os.environ, "XSUDO_HOME": str(tmp_path / "station-home")}
-    args = ["apply", str(station["plan"]), "--trust", str(station["pub"]), "--json"]
-    child = subprocess.Popen(
-        [sys.executable, "-m", "xsudo", *args, "--port", server.path, "--ledger", url],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    code, out, err = interrupted_apply(
+        station,
+        ["--port", server.path],
+        url,
+        tmp_path,
+        lambda: server.board.commands_handled >= number,
     )
-    try:
-        wait_until(lambda: server.board.commands_handled >= number or ended(child), 60)
-        assert not ended(child), child.communicate()
-        child.send_signal(signal.SIGINT)
-        out, err = child.communicate(timeout=60)
-    finally:
-        if child.poll() is None:
-            child.kill()
-    assert child.returncode == 130, err
+    assert code == 130, err
     assert "interrupted" in err and "Traceback" not in err
     assert (CA_TAG, 0) in snapshot(server)  # the write landed before the answer came
     with Ledger.open(url, tmp_path) as ledger:
@@ -112,25 +132,11 @@ def test_ctrl_c_with_several_ports_finishes_the_board_in_flight_and_starts_no_ot
     assert xsudo("device", "upload-key", "--port", first.path, "--key", "factory").code == 0
     untouched = snapshot(second)
     url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
-    env = {**os.environ, "XSUDO_HOME": str(tmp_path / "station-home")}
-    args = ["apply", str(station["plan"]), "--trust", str(station["pub"]), "--json"]
     ports = ["--port", first.path, "--port", second.path, "--workers", "1"]
-    child = subprocess.Popen(
-        [sys.executable, "-m", "xsudo", *args, *ports, "--ledger", url],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    code, out, err = interrupted_apply(
+        station, ports, url, tmp_path, lambda: first.board.commands_handled >= number
     )
-    try:
-        wait_until(lambda: first.board.commands_handled >= number or ended(child), 60)
-        assert not ended(child), child.communicate()
-        child.send_signal(signal.SIGINT)
-        out, err = child.communicate(timeout=60)
-    finally:
-        if child.poll() is None:
-            child.kill()
-    assert child.returncode == 130, err
+    assert code == 130, err
     assert "stopping" in err and "1 of 2 port(s) not started" in err
     (line,) = [json.loads(text) for text in out.splitlines()]
     assert (line["port"], line["status"]) == (first.path, "written")  # finished, not cut

@@ -680,20 +680,30 @@ def _audit(board: _Board, audit: AuditLog | None, entry: PlanEntry, result: dict
     body = parse_xsudo_line(entry.line.encode("ascii")).body if sent else None
     audit.append(
         entry.action,
-        device_imei=board.outcome.imei,
-        tag=entry.tag,
-        type=entry.type,
-        sha=result["sha"],
-        previous_sha=result["previous_sha"],
-        auth=result["auth"],
-        auth_reason="pre-signed plan",
+        **_audit_fields(board, entry, result, "plan"),
         key_fingerprint=board.plan.key_fingerprint if sent else None,
         data_len=len(body) if body is not None else None,
         signed_sha256=hashlib.sha256(body).hexdigest() if body is not None else None,
-        plan_hash=board.plan.plan_hash,
-        signed_at="plan",
-        result=result["action"] if result["action"] != "failed" else f"failed: {result['message']}",
     )
+
+
+def _audit_fields(
+    board: _Board, entry: PlanEntry, result: dict[str, Any], signed_at: str
+) -> dict[str, Any]:
+    """The fields every audit record of a plan entry carries (where it was signed too)."""
+    action = result["action"]
+    return {
+        "device_imei": board.outcome.imei,
+        "tag": entry.tag,
+        "type": entry.type,
+        "sha": result["sha"],
+        "previous_sha": result["previous_sha"],
+        "auth": result["auth"],
+        "auth_reason": _AUTH_REASON[signed_at],
+        "plan_hash": board.plan.plan_hash,
+        "signed_at": signed_at,
+        "result": action if action != "failed" else f"failed: {result['message']}",
+    }
 
 
 def _audit_issue(board: _Board, audit: AuditLog, entry: PlanEntry, result: dict[str, Any]) -> None:
@@ -702,20 +712,11 @@ def _audit_issue(board: _Board, audit: AuditLog, entry: PlanEntry, result: dict[
     assert entry.issue is not None and board.signers is not None
     audit.append(
         "plan-issue",
-        device_imei=board.outcome.imei,
-        tag=entry.tag,
-        type=entry.type,
-        sha=result["sha"],
-        previous_sha=result["previous_sha"],
-        auth=result["auth"],
-        auth_reason=_AUTH_REASON["station"],
+        **_audit_fields(board, entry, result, "station"),
         key_fingerprint=board.plan.key_fingerprint,
         key_name=board.signers.line.name,
         ca_key_name=entry.issue.ca_key,
         ca_sha256=entry.issue.ca_sha256,
-        plan_hash=board.plan.plan_hash,
-        signed_at="station",
-        result=result["action"] if result["action"] != "failed" else f"failed: {result['message']}",
     )
 
 
