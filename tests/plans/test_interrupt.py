@@ -41,6 +41,18 @@ def first_write_number(server: PtyServer, after: int) -> int:
     )
 
 
+def where_apply_writes(
+    boards: Callable[..., PtyServer], run: Run, files: dict[str, Path]
+) -> tuple[int, int]:
+    """Apply the plan in ``files`` to a probe board prepared like the boards under test:
+    the command number of its first write, and how many commands the preparation took
+    (the same on every board prepared the same way)."""
+    probe = locked_board(boards, run)
+    uploaded = probe.board.commands_handled
+    assert apply(run, files["plan"], files["pub"], probe.path).code == 0
+    return first_write_number(probe, uploaded), uploaded
+
+
 def ended(child: subprocess.Popen[str]) -> bool:
     return child.poll() is not None
 
@@ -83,10 +95,7 @@ def test_ctrl_c_during_a_write_records_the_run_and_leaves_no_claim(
     station: dict[str, Path],  # noqa: F811
 ) -> None:
     # Where apply's first write falls (the same on every board prepared the same way).
-    probe = locked_board(board, xsudo)
-    uploaded = probe.board.commands_handled
-    assert apply(xsudo, station["plan"], station["pub"], probe.path).code == 0
-    number = first_write_number(probe, uploaded)
+    number, uploaded = where_apply_writes(board, xsudo, station)
     # The board under test answers that write LATE seconds late: Ctrl-C lands in the wait.
     imei = "352656100099995"
     server = board("locked", imei=imei, fault=(FaultSpec.parse(f"late:{number}:{LATE}"),))
@@ -123,10 +132,7 @@ def test_ctrl_c_with_several_ports_finishes_the_board_in_flight_and_starts_no_ot
     xsudo: Run,  # noqa: F811
     station: dict[str, Path],  # noqa: F811
 ) -> None:
-    probe = locked_board(board, xsudo)
-    uploaded = probe.board.commands_handled
-    assert apply(xsudo, station["plan"], station["pub"], probe.path).code == 0
-    number = first_write_number(probe, uploaded)
+    number, _ = where_apply_writes(board, xsudo, station)
     first = board("locked", imei="352656100099987", fault=(FaultSpec.parse(f"late:{number}:1"),))
     second = locked_board(board, xsudo)
     assert xsudo("device", "upload-key", "--port", first.path, "--key", "factory").code == 0

@@ -301,11 +301,13 @@ def recorded_device(
 def recorded_run(ledger: RunLedger, dev: Device) -> Iterator[DeviceRun]:
     """:func:`xsudo.ledger.recording.device_record` for one connected device, entered
     before the command's first protected command: its IMEI (a modem without one cannot be
-    recorded, so nothing is written), its device UUID (:func:`device_uuid_of`), model and
+    recorded, so nothing is written), its device UUID
+    (:func:`xsudo.provision.attest.recorded_device_uuid`), model and
     firmware when the session has read them. A refused claim (exit 1) or a ledger that
     stops answering (exit 3) raises here, with nothing sent to the modem but reads."""
     from xsudo.errors import OperationFailed
     from xsudo.ledger.recording import device_record, station_id
+    from xsudo.provision.attest import recorded_device_uuid
 
     session = dev.session
     imei = session.imei
@@ -320,19 +322,12 @@ def recorded_run(ledger: RunLedger, dev: Device) -> Iterator[DeviceRun]:
         ledger,
         station_id(),
         imei=imei,
-        device_uuid=device_uuid_of(dev),
+        device_uuid=recorded_device_uuid(dev.modem),
         model=known.model if known else None,
         firmware=known.mfw if known else None,
         audit=session.audit,
     ) as run:
         yield run
-
-
-def device_uuid_of(dev: Device) -> str | None:
-    """The device UUID the ledger records (:func:`xsudo.provision.attest.recorded_device_uuid`)."""
-    from xsudo.provision.attest import recorded_device_uuid
-
-    return recorded_device_uuid(dev.modem)
 
 
 @click.command()

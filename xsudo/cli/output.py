@@ -13,6 +13,7 @@ rich is imported on first use (a note, a warning, a table), not with this module
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from functools import cache
@@ -101,25 +102,26 @@ def share(ok: int, total: int, noun: str, plural: str | None = None) -> str:
 
 def note(message: str) -> None:
     """A human message on stderr, one line (see :func:`printable`; no markup)."""
-    if _plain_stderr():
-        click.echo(printable(message), err=True)
-    else:
-        _stderr().print(printable(message), markup=False, emoji=False)
+    _say(printable(message))
 
 
 def warn(message: str) -> None:
     """A warning on stderr, one line (see :func:`printable`; no markup)."""
+    _say(f"warning: {printable(message)}", style="yellow")
+
+
+def _say(line: str, style: str | None = None) -> None:
+    """``line`` (already printable) on stderr: plainly to a file or pipe, else through
+    rich (with ``style``)."""
     if _plain_stderr():
-        click.echo(f"warning: {printable(message)}", err=True)
+        click.echo(line, err=True)
     else:
-        _stderr().print(f"warning: {printable(message)}", markup=False, emoji=False, style="yellow")
+        _stderr().print(line, markup=False, emoji=False, style=style)
 
 
 def _plain_stderr() -> bool:
     """True when stderr is a file or pipe and nobody forces colour: rich would print the
     same characters, so it is not loaded for them (a script's ``cred write`` saves ~15 ms)."""
-    import os
-
     return not sys.stderr.isatty() and not os.environ.get("FORCE_COLOR")
 
 

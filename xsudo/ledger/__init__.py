@@ -10,8 +10,9 @@ The store (and with it SQLAlchemy and Alembic) is imported on first use of
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from xsudo.lazyexports import lazy_exports
 from xsudo.ledger.errors import (
     AuditHeadConflict,
     IdentityMismatch,
@@ -55,9 +56,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name == "Ledger":
-        from xsudo.ledger.store import Ledger
-
-        return Ledger
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, {"Ledger": "store"})
